@@ -1,0 +1,1 @@
+"""Pure core: NGSI-LD entities, queries and errors. No I/O, no framework import."""

@@ -1,0 +1,79 @@
+"""Settings: read once at start-up into a frozen object, then passed explicitly.
+
+Sources, later ones winning: defaults, an optional TOML file (``BOCAGE_CONFIG``
+or ``--config``), ``BOCAGE_*`` environment variables, command-line options.
+Every field is documented in ``docs/settings.md`` (a test checks it).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    #: where data lives: sqlite:///path/to.db (default) or postgresql://...
+    database_url: str = "sqlite:///./bocage-data/bocage.db"
+    #: interface the HTTP server listens on
+    host: str = "127.0.0.1"
+    #: port the HTTP server listens on
+    port: int = 8000
+    #: log level (DEBUG, INFO, WARNING, ERROR)
+    log_level: str = "INFO"
+    #: seconds to wait for a user @context to download
+    context_fetch_timeout: float = 5.0
+    #: largest user @context accepted, in bytes
+    context_max_bytes: int = 1_000_000
+    #: largest request body accepted, in bytes
+    max_body_bytes: int = 10_000_000
+    #: largest page size a client may ask for (``limit``)
+    max_limit: int = 1000
+    #: most entities in one batch operation
+    max_batch: int = 10_000
+    #: milliseconds the SQLite writer waits to group commits
+    group_commit_ms: float = 2.0
+
+    def replace(self, **changes: Any) -> Settings:
+        return dataclasses.replace(self, **changes)
+
+
+def _coerce(raw: object, target: type | str) -> object:
+    kind = target if isinstance(target, str) else target.__name__
+    if kind == "int":
+        return int(str(raw))
+    if kind == "float":
+        return float(str(raw))
+    if kind == "bool":
+        return str(raw).strip().lower() in {"1", "true", "yes", "on"}
+    return str(raw)
+
+
+def load_settings(
+    env: Mapping[str, str] | None = None,
+    config_file: str | Path | None = None,
+    **overrides: Any,
+) -> Settings:
+    """Build the Settings once. ``overrides`` that are None are ignored."""
+    env = os.environ if env is None else env
+    values: dict[str, object] = {}
+    path = config_file or env.get("BOCAGE_CONFIG")
+    if path:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+        values.update(data.get("bocage", data))
+    for f in fields(Settings):
+        key = "BOCAGE_" + f.name.upper()
+        if key in env:
+            values[f.name] = env[key]
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    known = {f.name: f.type for f in fields(Settings)}
+    unknown = set(values) - set(known)
+    if unknown:
+        raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+    return Settings(**{k: _coerce(v, known[k]) for k, v in values.items()})  # type: ignore[arg-type]

@@ -1,0 +1,1 @@
+"""Storage backends behind one narrow seam (:class:`bocage.storage.base.Store`)."""
