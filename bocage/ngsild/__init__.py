@@ -1,0 +1,1 @@
+"""NGSI-LD: parsing, rendering, mutations and queries of entities."""
