@@ -1,0 +1,237 @@
+"""Entity benchmarks over HTTP against a real `bocage serve` process (SQLite).
+
+    python benchmarks/run.py [--entities 100000] [--quick]
+
+Writes benchmarks/results/entities-sqlite.json and compares it with the committed
+baseline benchmarks/baseline/entities-sqlite.json (ratios > 1 are better).
+The client runs in this process (httpx, asyncio), so it shares the machine's
+cores with the server: figures are conservative.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+HERE = Path(__file__).parent
+TARGETS = {
+    "create_per_s": (2000, "higher"),
+    "batch_upsert_entities_per_s": (20000, "higher"),
+    "partial_update_per_s": (3000, "higher"),
+    "query_type_q_p95_ms": (50, "lower"),
+    "query_type_q_selective_p95_ms": (50, "lower"),
+    "query_geo_near_p95_ms": (50, "lower"),
+    "retrieve_p95_ms": (2, "lower"),
+    "rss_mb_loaded": (250, "lower"),
+}
+
+
+def entity(n: int) -> dict[str, Any]:
+    rnd = random.Random(n)
+    return {
+        "id": f"urn:ngsi-ld:WasteContainer:bench-{n}",
+        "type": "WasteContainer",
+        "fillingLevel": {"type": "Property", "value": rnd.randint(0, 100), "unitCode": "P1",
+                         "observedAt": "2026-11-25T10:00:00Z"},
+        "binFullnessThreshold": {"type": "Property", "value": rnd.randint(0, 100)},
+        "temperature": {"type": "Property", "value": round(rnd.uniform(-5, 35), 1),
+                        "unitCode": "CEL"},
+        "status": {"type": "Property", "value": rnd.choice(["ok", "full", "damaged"])},
+        "location": {"type": "GeoProperty", "value": {
+            "type": "Point",
+            "coordinates": [round(rnd.uniform(4.8, 6.1), 5), round(rnd.uniform(45.6, 46.5), 5)],
+        }},
+    }
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def p95(samples: list[float]) -> float:
+    return statistics.quantiles(samples, n=100)[94] if len(samples) >= 20 else max(samples)
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def timed_requests(client: httpx.AsyncClient, requests: list[Any], concurrency: int) -> float:
+    """Run (method, url, kwargs) requests with `concurrency` workers; return requests/s."""
+    queue: asyncio.Queue[Any] = asyncio.Queue()
+    for r in requests:
+        queue.put_nowait(r)
+
+    async def worker() -> None:
+        while not queue.empty():
+            method, url, kwargs = queue.get_nowait()
+            resp = await client.request(method, url, **kwargs)
+            if resp.status_code >= 300:
+                raise RuntimeError(f"{method} {url}: {resp.status_code} {resp.text[:200]}")
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return len(requests) / (time.perf_counter() - start)
+
+
+async def latencies(
+    client: httpx.AsyncClient, urls: list[tuple[str, dict[str, str]]]
+) -> list[float]:
+    out = []
+    for url, params in urls:
+        start = time.perf_counter()
+        resp = await client.get(url, params=params)
+        out.append((time.perf_counter() - start) * 1000)
+        if resp.status_code != 200:
+            raise RuntimeError(f"GET {url} {params}: {resp.status_code} {resp.text[:200]}")
+    return out
+
+
+async def bench(base: str, pid: int, n_entities: int, quick: bool) -> dict[str, float]:
+    api = f"{base}/ngsi-ld/v1"
+    results: dict[str, float] = {}
+    limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+        n_single = 500 if quick else 3000
+        results["create_per_s"] = await timed_requests(client, [
+            ("POST", f"{api}/entities", {"json": entity(10_000_000 + i)}) for i in range(n_single)
+        ], concurrency=16)
+
+        batch = 1000
+        start = time.perf_counter()
+        for first in range(0, n_entities, batch):
+            body = [entity(i) for i in range(first, min(first + batch, n_entities))]
+            resp = await client.post(f"{api}/entityOperations/upsert", json=body)
+            if resp.status_code not in (201, 204):
+                raise RuntimeError(f"upsert: {resp.status_code} {resp.text[:200]}")
+        results["batch_upsert_entities_per_s"] = n_entities / (time.perf_counter() - start)
+
+        rnd = random.Random(7)
+        results["partial_update_per_s"] = await timed_requests(client, [
+            ("PATCH",
+             f"{api}/entities/urn:ngsi-ld:WasteContainer:bench-{rnd.randrange(n_entities)}"
+             "/attrs/fillingLevel", {"json": {"value": rnd.randint(0, 100)}})
+            for _ in range(n_single)
+        ], concurrency=16)
+
+        samples = 100 if quick else 300
+        # warm-up
+        broad = {"type": "WasteContainer", "q": "fillingLevel>50"}
+        await latencies(client, [(f"{api}/entities", broad)] * 5)
+        q_broad = await latencies(client, [
+            (f"{api}/entities",
+             {"type": "WasteContainer", "q": f"fillingLevel>{rnd.randint(20, 80)}"})
+            for _ in range(samples)
+        ])
+        results["query_type_q_p95_ms"] = p95(q_broad)
+        q_sel = await latencies(client, [
+            (f"{api}/entities", {"type": "WasteContainer",
+                                 "q": f"temperature>34.5;status==\"{rnd.choice(['ok', 'full'])}\""})
+            for _ in range(samples)
+        ])
+        results["query_type_q_selective_p95_ms"] = p95(q_sel)
+        geo = await latencies(client, [
+            (f"{api}/entities", {"type": "WasteContainer", "georel": "near;maxDistance==2000",
+                                 "geometry": "Point",
+                                 "coordinates": f"[{rnd.uniform(4.9, 6.0):.4f},"
+                                                f"{rnd.uniform(45.7, 46.4):.4f}]"})
+            for _ in range(samples)
+        ])
+        results["query_geo_near_p95_ms"] = p95(geo)
+        by_id = await latencies(client, [
+            (f"{api}/entities/urn:ngsi-ld:WasteContainer:bench-{rnd.randrange(n_entities)}", {})
+            for _ in range(samples * 3)
+        ])
+        results["retrieve_p95_ms"] = p95(by_id)
+        results["rss_mb_loaded"] = rss_mb(pid)
+    return results
+
+
+def machine() -> dict[str, Any]:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "system": platform.platform()}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--entities", type=int, default=100_000)
+    parser.add_argument("--quick", action="store_true", help="fewer samples (smoke run)")
+    parser.add_argument("--out", default=str(HERE / "results" / "entities-sqlite.json"))
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        env = {**os.environ, "BOCAGE_DATABASE_URL": f"sqlite:///{tmp}/bench.db",
+               "BOCAGE_LOG_LEVEL": "WARNING", "BOCAGE_MAX_BATCH": "10000"}
+        proc = subprocess.Popen([sys.executable, "-m", "bocage.cli", "serve", "--port", str(port)],
+                                env=env)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(300):
+                try:
+                    if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            results = asyncio.run(bench(base, proc.pid, args.entities, args.quick))
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+    report = {"benchmark": "entities", "backend": "sqlite", "entities": args.entities,
+              "quick": args.quick, "machine": machine(),
+              "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "results": results}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+
+    baseline_path = HERE / "baseline" / "entities-sqlite.json"
+    baseline = json.loads(baseline_path.read_text())["results"] if baseline_path.exists() else {}
+    print(f"{'metric':34} {'value':>10} {'target':>8} {'baseline':>10} {'ratio':>7}")
+    failed = []
+    for key, value in results.items():
+        target, sense = TARGETS[key]
+        ok = value >= target if sense == "higher" else value <= target
+        base_v = baseline.get(key)
+        ratio = ""
+        if base_v:
+            ratio = f"{(value / base_v if sense == 'higher' else base_v / value):.2f}"
+        print(f"{key:34} {value:10.1f} {target:8} {base_v if base_v else '-':>10} {ratio:>7}"
+              f" {'ok' if ok else 'MISSED'}")
+        if not ok:
+            failed.append(key)
+    print(f"results written to {out}")
+    if failed:
+        print("targets missed: " + ", ".join(failed))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""HTTP routes (thin): NGSI-LD, operations. Errors mapped in ``errors``."""

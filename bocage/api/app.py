@@ -1,0 +1,45 @@
+"""The application factory: ``create_app(settings, store)``, no module globals."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from bocage import __version__
+from bocage.api import batch, contexts, discovery, entities, errors, ops
+from bocage.api.services import Services
+from bocage.ngsild.context import ContextResolver
+from bocage.settings import Settings
+from bocage.storage.base import Store
+
+NGSI_LD_PREFIX = "/ngsi-ld/v1"
+
+
+def create_app(settings: Settings, store: Store, services: Services | None = None) -> FastAPI:
+    """Build the ASGI app around an open store. The caller owns the store's lifetime."""
+    if services is None:
+        resolver = ContextResolver(
+            store_get=store.get_context,
+            store_put=store.put_context,
+            timeout=settings.context_fetch_timeout,
+            max_bytes=settings.context_max_bytes,
+        )
+        services = Services(settings=settings, store=store, contexts=resolver)
+    app = FastAPI(
+        title="bocage",
+        version=__version__,
+        summary="Territorial data hypervisor: NGSI-LD context API",
+        description=(
+            "ETSI NGSI-LD API (GS CIM 009 v1.8) of bocage. Errors are NGSI-LD problem "
+            "details (application/problem+json)."
+        ),
+    )
+    metrics = ops.Metrics()
+    app.state.services = services
+    errors.install(app)
+    app.include_router(entities.build_router(services), prefix=NGSI_LD_PREFIX)
+    app.include_router(batch.build_router(services), prefix=NGSI_LD_PREFIX)
+    app.include_router(discovery.build_router(services), prefix=NGSI_LD_PREFIX)
+    app.include_router(contexts.build_router(services), prefix=NGSI_LD_PREFIX)
+    app.include_router(ops.build_router(services, metrics))
+    app.add_middleware(ops.MetricsMiddleware, metrics=metrics)
+    return app
