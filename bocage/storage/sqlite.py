@@ -1,0 +1,333 @@
+"""The default storage backend: one SQLite file, no server.
+
+Shaped like datasette's: one writer thread owns the only read-write
+connection (``sqlite_writer``: a bounded queue, group commit, WAL with
+``synchronous=FULL`` so a returned ``apply`` is on disk), and every reading
+thread gets its own read-only connection (``mode=ro`` + ``query_only``), so
+reads never wait for writes and never write.
+
+Queries run in two steps: SQL selects candidates (``sqlite_query`` turns the
+EntityQuery into a prefilter that may over-select, never under-select), then
+the exact evaluators of ``bocage.ngsild`` (idPattern, q, geo, scope) decide on
+the decoded entities, streamed from a cursor until the page is full.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import os
+import re
+import sqlite3
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from bocage.domain.entity import Entity
+from bocage.domain.errors import BadRequestData, NonexistentTenant, ServiceUnavailable
+from bocage.domain.query import EntityQuery, QueryPage
+from bocage.storage.base import AttributeInfo, Mutation, MutationResult, TypeInfo
+from bocage.storage.sqlite_apply import apply_mutations, flush_stats
+from bocage.storage.sqlite_query import (
+    DEFAULT_CAP,
+    atoms_to_probe,
+    probe_sql,
+    select_sql,
+    translate,
+)
+from bocage.storage.sqlite_schema import migrate
+from bocage.storage.sqlite_writer import Writer
+
+Check = Callable[[Entity], bool]
+
+
+class SQLiteStore:
+    """A :class:`bocage.storage.base.Store` in one SQLite file.
+
+    ``queue_size`` bounds the writes waiting for the writer (beyond it,
+    ``apply`` raises ServiceUnavailable); ``probe_cap`` is the candidate count
+    under which a query drives from its most selective index (see
+    ``sqlite_query``).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        group_commit_ms: float = 2.0,
+        *,
+        queue_size: int = 1024,
+        probe_cap: int = DEFAULT_CAP,
+    ) -> None:
+        self.path = os.path.abspath(path)
+        self._cap = probe_cap
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        try:
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode != "wal":
+                raise RuntimeError(f"{self.path}: cannot use WAL journal mode (got {mode})")
+            # WAL + NORMAL may lose the last commits on power loss; FULL fsyncs
+            # the WAL at each COMMIT, which group commit makes affordable.
+            conn.execute("PRAGMA synchronous = FULL")
+            conn.execute("PRAGMA busy_timeout = 5000")
+            conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: index maintenance
+            conn.execute("PRAGMA temp_store = MEMORY")
+            migrate(conn)
+        except BaseException:
+            conn.close()
+            raise
+        self._uri = Path(self.path).as_uri() + "?mode=ro"
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._closed = False
+        self._writer = Writer(conn, flush_stats, group_commit_ms, queue_size)
+
+    # ------------------------------------------------------------------ writes
+
+    def apply(self, tenant: str, mutations: Sequence[Mutation]) -> list[MutationResult]:
+        batch = list(mutations)
+        if not batch:
+            return []
+
+        def job(conn: sqlite3.Connection, stats: Counter[Any]) -> list[MutationResult]:
+            return apply_mutations(conn, tenant, batch, stats)
+
+        return self._writer.submit(job, weight=len(batch))
+
+    # ------------------------------------------------------------------- reads
+
+    def get(self, tenant: str, entity_id: str) -> Entity | None:
+        with self._reading() as conn:
+            row = conn.execute(
+                "SELECT data FROM entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
+            ).fetchone()
+            if row is None:
+                _require_tenant(conn, tenant)
+                return None
+            entity: Entity = orjson.loads(row[0])
+            return entity
+
+    def query(self, tenant: str, query: EntityQuery) -> QueryPage:
+        checks = _exact_checks(query)  # validates idPattern before touching the database
+        prefilter = translate(query)
+        with self._reading() as conn:
+            _require_tenant(conn, tenant)
+            sizes = {}
+            for atom in atoms_to_probe(prefilter, self._cap):
+                sql, params = probe_sql(tenant, atom, self._cap)
+                sizes[atom] = conn.execute(sql, params).fetchone()[0]
+            selection = select_sql(tenant, prefilter, sizes, self._cap)
+            if selection.empty:
+                return QueryPage([], 0 if query.count else None)
+            if prefilter.exact:
+                return self._exact_page(conn, query, selection.sql, selection.params)
+            if query.limit <= 0 and not query.count:
+                return QueryPage([])
+            return _filtered_page(conn, query, selection.sql, selection.params, checks)
+
+    def _exact_page(
+        self, conn: sqlite3.Connection, query: EntityQuery, sql: str, params: list[object]
+    ) -> QueryPage:
+        """The SQL is the whole answer: page and count in SQL, decode only the page."""
+        entities: list[dict[str, object]] = []
+        if query.limit > 0:
+            rows = conn.execute(
+                f"{sql} LIMIT ? OFFSET ?", [*params, query.limit, max(0, query.offset)]
+            )
+            entities = [orjson.loads(data) for _, data in rows]
+        count = None
+        if query.count:
+            count = conn.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0]
+        return QueryPage(entities, count)
+
+    def types(self, tenant: str) -> list[TypeInfo]:
+        with self._reading() as conn:
+            _require_tenant(conn, tenant)
+            rows = conn.execute(
+                "SELECT kind, type, name, attr_type, n FROM stats"
+                " WHERE tenant = ? AND kind IN ('T', 'TA')",
+                (tenant,),
+            ).fetchall()
+        counts: dict[str, int] = {}
+        attributes: dict[str, dict[str, set[str]]] = {}
+        for kind, type_, name, attr_type, n in rows:
+            if kind == "T":
+                counts[type_] = n
+            else:
+                attributes.setdefault(type_, {}).setdefault(name, set()).add(attr_type)
+        return [TypeInfo(t, counts[t], attributes.get(t, {})) for t in sorted(counts)]
+
+    def attributes(self, tenant: str) -> list[AttributeInfo]:
+        with self._reading() as conn:
+            _require_tenant(conn, tenant)
+            rows = conn.execute(
+                "SELECT kind, type, name, attr_type, n FROM stats"
+                " WHERE tenant = ? AND kind IN ('A', 'TA')",
+                (tenant,),
+            ).fetchall()
+        counts: dict[str, int] = {}
+        attr_types: dict[str, set[str]] = {}
+        type_names: dict[str, set[str]] = {}
+        for kind, type_, name, attr_type, n in rows:
+            if kind == "A":
+                counts[name] = n
+            else:
+                attr_types.setdefault(name, set()).add(attr_type)
+                type_names.setdefault(name, set()).add(type_)
+        return [
+            AttributeInfo(a, counts[a], attr_types.get(a, set()), type_names.get(a, set()))
+            for a in sorted(counts)
+        ]
+
+    def tenants(self) -> list[str]:
+        with self._reading() as conn:
+            return [name for (name,) in conn.execute("SELECT name FROM tenants ORDER BY name")]
+
+    # ---------------------------------------------------------------- contexts
+
+    def put_context(self, url: str, body: bytes, kind: str) -> None:
+        stored = dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds")
+
+        def job(conn: sqlite3.Connection, _: Counter[Any]) -> None:
+            conn.execute(
+                "INSERT INTO contexts (url, body, kind, created_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (url) DO UPDATE SET body = excluded.body, kind = excluded.kind,"
+                " created_at = excluded.created_at",
+                (url, bytes(body), kind, stored),
+            )
+
+        self._writer.submit(job)
+
+    def get_context(self, url: str) -> tuple[bytes, str] | None:
+        with self._reading() as conn:
+            row = conn.execute("SELECT body, kind FROM contexts WHERE url = ?", (url,)).fetchone()
+        return None if row is None else (bytes(row[0]), row[1])
+
+    def list_contexts(self) -> list[tuple[str, str]]:
+        with self._reading() as conn:
+            return [(u, k) for u, k in conn.execute("SELECT url, kind FROM contexts ORDER BY url")]
+
+    def delete_context(self, url: str) -> bool:
+        def job(conn: sqlite3.Connection, _: Counter[Any]) -> bool:
+            return conn.execute("DELETE FROM contexts WHERE url = ?", (url,)).rowcount > 0
+
+        return self._writer.submit(job)
+
+    # --------------------------------------------------------------- lifecycle
+
+    def ping(self) -> None:
+        if not self._writer.alive():
+            raise ServiceUnavailable("the database writer is not running")
+        with self._reading() as conn:
+            conn.execute("SELECT 1").fetchone()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        # readers first: the writer's connection, closed last, checkpoints the WAL
+        with self._readers_lock:
+            readers, self._readers = self._readers, []
+        for conn in readers:
+            conn.close()
+        self._writer.close()
+
+    def __enter__(self) -> SQLiteStore:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------- readers
+
+    @contextmanager
+    def _reading(self) -> Iterator[sqlite3.Connection]:
+        if self._closed:
+            raise ServiceUnavailable("the store is closed")
+        try:
+            yield self._reader()
+        except sqlite3.OperationalError as exc:
+            raise ServiceUnavailable(f"database unavailable: {exc}") from exc
+
+    def _reader(self) -> sqlite3.Connection:
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            # check_same_thread=False only so close() may close it from another thread
+            conn = sqlite3.connect(
+                self._uri, uri=True, isolation_level=None, check_same_thread=False
+            )
+            conn.execute("PRAGMA query_only = 1")
+            conn.execute("PRAGMA busy_timeout = 5000")
+            # the OS page cache, shared by all readers, rather than big private caches
+            conn.execute("PRAGMA mmap_size = 1073741824")
+            conn.execute("PRAGMA cache_size = -8192")
+            with self._readers_lock:
+                self._readers.append(conn)
+            self._local.conn = conn
+        return conn
+
+
+def _require_tenant(conn: sqlite3.Connection, tenant: str) -> None:
+    if tenant == "":
+        return  # the default tenant always exists, empty until written
+    if conn.execute("SELECT 1 FROM tenants WHERE name = ?", (tenant,)).fetchone() is None:
+        raise NonexistentTenant(f"tenant {tenant!r} does not exist")
+
+
+def _exact_checks(query: EntityQuery) -> list[Check]:
+    """The exact filters, cheapest first."""
+    checks: list[Check] = []
+    if query.id_pattern is not None:
+        try:
+            pattern = re.compile(query.id_pattern)
+        except (re.error, RecursionError, OverflowError) as exc:
+            raise BadRequestData(f"invalid idPattern: {exc}") from exc
+        checks.append(lambda entity: pattern.fullmatch(entity["id"]) is not None)
+    if query.q is not None:
+        from bocage.ngsild.q import matches
+
+        checks.append(functools.partial(matches, query.q))
+    if query.geo is not None:
+        from bocage.ngsild.geo import geo_matches
+
+        checks.append(functools.partial(geo_matches, query.geo))
+    if query.scope_q:
+        from bocage.ngsild.scopeq import scope_matches
+
+        scope_q = query.scope_q
+        checks.append(lambda entity: scope_matches(scope_q, entity.get("scope") or ()))
+    return checks
+
+
+def _filtered_page(
+    conn: sqlite3.Connection,
+    query: EntityQuery,
+    sql: str,
+    params: list[object],
+    checks: list[Check],
+) -> QueryPage:
+    """Stream candidates, keep the exact matches, stop when the page is full
+    (or run to the end when counting)."""
+    first = max(0, query.offset)
+    end = first + max(0, query.limit)
+    page: list[dict[str, object]] = []
+    matched = 0
+    cursor = conn.execute(sql, params)
+    try:
+        for _pk, data in cursor:
+            entity = orjson.loads(data)
+            if not all(check(entity) for check in checks):
+                continue
+            if first <= matched < end:
+                page.append(entity)
+            matched += 1
+            if matched >= end and not query.count:
+                break
+    finally:
+        cursor.close()  # ends the read transaction even when we stop early
+    return QueryPage(page, matched if query.count else None)

@@ -1,0 +1,139 @@
+"""What the SQLite index tables hold for one entity (a pure function).
+
+The writer never reads the index tables back: it derives the rows of the old
+and of the new entity with :func:`index_rows` and writes the difference.
+
+Over-indexing is harmless (the exact evaluators decide), under-indexing makes
+queries miss entities, so this errs on the generous side: every scalar found
+under *any* value key of an instance is indexed, whatever the attribute type,
+and every GeoProperty value gets a bounding box (the whole plane when it has
+no computable one, so that the exact evaluator still sees it).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Final
+
+from bocage.domain.entity import ENTITY_KEYS, Entity
+
+#: Instance keys whose content a q term may compare against.
+_VALUE_KEYS: Final = ("value", "object", "valueList", "objectList", "vocab", "json", "languageMap")
+
+#: (kind, type, attribute name, attribute type) discovery facts, see sqlite_schema.
+Fact = tuple[str, str, str, str]
+GeoRow = tuple[str, float, float, float, float]  # name, minx, maxx, miny, maxy
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRows:
+    types: frozenset[str]
+    names: frozenset[str]
+    nums: frozenset[tuple[str, float]]
+    txts: frozenset[tuple[str, str]]
+    geos: tuple[GeoRow, ...]
+    facts: frozenset[Fact]
+
+
+EMPTY: Final = IndexRows(frozenset(), frozenset(), frozenset(), frozenset(), (), frozenset())
+
+
+def entity_types(entity: Entity) -> list[str]:
+    raw = entity.get("type", ())
+    if isinstance(raw, str):
+        return [raw]
+    return [t for t in raw if isinstance(t, str)]
+
+
+def index_rows(entity: Entity) -> IndexRows:
+    types = frozenset(entity_types(entity))
+    names: set[str] = set()
+    nums: set[tuple[str, float]] = set()
+    txts: set[tuple[str, str]] = set()
+    geos: list[GeoRow] = []
+    facts: set[Fact] = {("T", t, "", "") for t in types}
+    for name, instances in entity.items():
+        if name in ENTITY_KEYS:
+            continue
+        names.add(name)
+        facts.add(("A", "", name, ""))
+        for instance in instances if isinstance(instances, list) else [instances]:
+            if not isinstance(instance, dict):
+                continue
+            attr_type = str(instance.get("type", "Property"))
+            facts.update(("TA", t, name, attr_type) for t in types)
+            if attr_type == "GeoProperty" and isinstance(instance.get("value"), dict):
+                geos.append((name, *_bbox(instance["value"])))
+                continue
+            for key in _VALUE_KEYS:
+                if key not in instance:
+                    continue
+                value = instance[key]
+                if key == "languageMap" and isinstance(value, dict):
+                    value = list(value.values())
+                for scalar in _scalars(value):
+                    if isinstance(scalar, str):
+                        txts.add((name, scalar))
+                        if key == "vocab":
+                            txts.update((name, tail) for tail in _iri_tails(scalar))
+                    else:
+                        nums.add((name, scalar))
+    return IndexRows(
+        frozenset(types),
+        frozenset(names),
+        frozenset(nums),
+        frozenset(txts),
+        tuple(sorted(geos)),
+        frozenset(facts),
+    )
+
+
+def _scalars(value: Any, depth: int = 0) -> Iterator[str | float]:
+    """Scalars of a value: itself, list elements, ``@value`` / ``object`` wrappers."""
+    if isinstance(value, bool):
+        yield 1.0 if value else 0.0
+    elif isinstance(value, int | float):
+        try:
+            number = float(value)
+        except OverflowError:  # an int past 1e308 cannot be stored as JSON anyway
+            return
+        if math.isfinite(number):
+            yield number
+    elif isinstance(value, str):
+        yield value
+    elif depth > 4:  # compound values are only reachable through keys: existence suffices
+        return
+    elif isinstance(value, list):
+        for item in value:
+            yield from _scalars(item, depth + 1)
+    elif isinstance(value, dict):
+        for key in ("@value", "value", "object", "vocab"):
+            if key in value:
+                yield from _scalars(value[key], depth + 1)
+
+
+def _iri_tails(iri: str) -> Iterator[str]:
+    """What follows each ``/`` or ``#``: q equates a bare vocab term with an IRI
+    ending in ``/term`` or ``#term``, so ``vocab==term`` must find those rows."""
+    for i, char in enumerate(iri):
+        if char in "/#":
+            yield iri[i + 1 :]
+
+
+#: Where a geometry goes when its box cannot be computed: everywhere, so that
+#: the prefilter lets the exact evaluator decide rather than losing it.
+_WORLD: Final = (-1e30, 1e30, -1e30, 1e30)
+
+
+def _bbox(geometry: dict[str, Any]) -> tuple[float, float, float, float]:
+    from bocage.ngsild.geo import geometry_bbox
+
+    try:
+        minx, miny, maxx, maxy = (float(v) for v in geometry_bbox(geometry))
+    except Exception:
+        return _WORLD
+    if not all(math.isfinite(v) for v in (minx, miny, maxx, maxy)):
+        return _WORLD
+    return minx, maxx, miny, maxy

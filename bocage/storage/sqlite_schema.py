@@ -1,0 +1,136 @@
+"""The SQLite schema, as numbered migrations.
+
+``PRAGMA user_version`` holds how many migrations a database has run; opening
+a database runs the missing ones, each in its own transaction. Never edit a
+migration that has shipped: append a new one. The index tables are *derived*
+from ``entities.data`` by ``sqlite_index.index_rows``; a migration that changes
+that derivation must rebuild them (the writer maintains them by diffing the
+rows of the old and the new entity, so stale rows would linger).
+
+Why these tables (every one carries ``tenant`` so no query crosses tenants):
+
+``entities``
+    The internal entity as orjson, keyed by ``pk`` (creation order, the stable
+    sort of every query). ``entities_tenant`` walks one tenant in pk order.
+``entity_types`` / ``attr_names``
+    Exact (tenant, IRI) -> pk sets, clustered (WITHOUT ROWID) so a type or an
+    attribute name streams its pks in order and an EXISTS probe is one seek.
+``attr_num`` / ``attr_txt``
+    The q prefilter: one row per scalar found in a top-level attribute value
+    (numbers and booleans as REAL, strings as TEXT), clustered on
+    (tenant, name, value, pk) so a range is one index walk. They are sets:
+    duplicates collapse, and no secondary index is needed because the writer
+    deletes exact rows it recomputes from the previous entity.
+``geo_rtree`` / ``geo_index``
+    The bounding box of every GeoJSON value, and which entity attribute it
+    belongs to. R*Tree stores 32-bit floats rounded outwards, so a box never
+    shrinks and the prefilter never under-selects.
+``stats``
+    Discovery counters maintained by the writer (``T``: entities per type,
+    ``TA``: entities per type × attribute × attribute type, ``A``: entities per
+    attribute), so ``types()`` and ``attributes()`` do not scan the tenant.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Final
+
+MIGRATIONS: Final[tuple[str, ...]] = (
+    # 1: initial schema
+    """
+    CREATE TABLE tenants (
+        name TEXT PRIMARY KEY
+    ) WITHOUT ROWID;
+
+    CREATE TABLE entities (
+        pk INTEGER PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        id TEXT NOT NULL,
+        data BLOB NOT NULL,
+        created_at TEXT,
+        modified_at TEXT,
+        UNIQUE (tenant, id)
+    );
+    CREATE INDEX entities_tenant ON entities (tenant, pk);
+
+    CREATE TABLE entity_types (
+        tenant TEXT NOT NULL,
+        type TEXT NOT NULL,
+        pk INTEGER NOT NULL,
+        PRIMARY KEY (tenant, type, pk)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE attr_names (
+        tenant TEXT NOT NULL,
+        name TEXT NOT NULL,
+        pk INTEGER NOT NULL,
+        PRIMARY KEY (tenant, name, pk)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE attr_num (
+        tenant TEXT NOT NULL,
+        name TEXT NOT NULL,
+        num REAL NOT NULL,
+        pk INTEGER NOT NULL,
+        PRIMARY KEY (tenant, name, num, pk)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE attr_txt (
+        tenant TEXT NOT NULL,
+        name TEXT NOT NULL,
+        txt TEXT NOT NULL,
+        pk INTEGER NOT NULL,
+        PRIMARY KEY (tenant, name, txt, pk)
+    ) WITHOUT ROWID;
+
+    CREATE VIRTUAL TABLE geo_rtree USING rtree (id, minx, maxx, miny, maxy);
+    CREATE TABLE geo_index (
+        id INTEGER PRIMARY KEY,
+        tenant TEXT NOT NULL,
+        name TEXT NOT NULL,
+        pk INTEGER NOT NULL
+    );
+    CREATE INDEX geo_index_pk ON geo_index (pk);
+
+    CREATE TABLE stats (
+        tenant TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        type TEXT NOT NULL,
+        name TEXT NOT NULL,
+        attr_type TEXT NOT NULL,
+        n INTEGER NOT NULL,
+        PRIMARY KEY (tenant, kind, type, name, attr_type)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE contexts (
+        url TEXT PRIMARY KEY,
+        body BLOB NOT NULL,
+        kind TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    """,
+)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Run the missing migrations on an autocommit connection; return the version."""
+    (version,) = conn.execute("PRAGMA user_version").fetchone()
+    if version > len(MIGRATIONS):
+        raise RuntimeError(
+            f"database schema version {version} is newer than this bocage "
+            f"(knows {len(MIGRATIONS)}): upgrade bocage"
+        )
+    for number in range(version + 1, len(MIGRATIONS) + 1):
+        # executescript runs the whole migration and its version bump as one
+        # transaction; a failure leaves it open, so roll it back explicitly.
+        try:
+            conn.executescript(
+                f"BEGIN IMMEDIATE;\n{MIGRATIONS[number - 1]}\n"
+                f"PRAGMA user_version = {number};\nCOMMIT;"
+            )
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+    return len(MIGRATIONS)

@@ -1,0 +1,212 @@
+"""The one thread that writes to a SQLite database, with group commit.
+
+SQLite allows one writer at a time, and ``synchronous=FULL`` costs an fsync
+per COMMIT. So every write is a *job* (a function of the connection) queued to
+a single thread, which gathers the jobs that arrive within ``group_commit_ms``
+into one transaction and resolves their futures only after COMMIT returned:
+a caller that got its answer knows its write is durable, and N concurrent
+writers share one fsync.
+
+Each job runs inside its own SAVEPOINT: a job that fails (a bug, a constraint)
+is rolled back alone and its caller gets the exception; the others commit.
+The queue is bounded: when it is full, :meth:`Writer.submit` raises
+:class:`ServiceUnavailable` at once (HTTP 503 + Retry-After) instead of
+letting memory grow.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any, Final, TypeVar
+
+from bocage.domain.errors import BocageError, ServiceUnavailable
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+#: A job: runs in the writer thread inside a SAVEPOINT; may add deltas to the
+#: counter, which the writer sums over the group and hands to ``flush``.
+Job = Callable[[sqlite3.Connection, Counter[Any]], T]
+Flush = Callable[[sqlite3.Connection, Counter[Any]], None]
+
+#: Stop adding jobs to a group past this many mutations (bounds transaction size).
+MAX_GROUP_WEIGHT: Final = 10_000
+#: Run ``PRAGMA optimize`` (refreshes planner statistics) after this many mutations.
+OPTIMIZE_EVERY: Final = 50_000
+
+
+@dataclass(slots=True)
+class _Item:
+    job: Job[Any]
+    future: Future[Any]
+    weight: int
+
+
+_STOP: Final = object()
+
+
+class Writer:
+    """Owns ``conn`` (an autocommit connection) from construction on."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        flush: Flush,
+        group_commit_ms: float = 2.0,
+        queue_size: int = 1024,
+        name: str = "bocage-sqlite-writer",
+    ) -> None:
+        self._conn = conn
+        self._flush = flush
+        self._wait = max(0.0, group_commit_ms) / 1000.0
+        self._queue: queue.Queue[_Item | object] = queue.Queue(maxsize=max(1, queue_size))
+        self._lock = threading.Lock()  # orders submit() against close()
+        self._closed = False
+        self._since_optimize = 0
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    # ---------------------------------------------------------------- callers
+
+    def submit(self, job: Job[T], weight: int = 1) -> T:
+        """Run ``job`` in the writer; return its result once committed."""
+        future: Future[T] = Future()
+        with self._lock:
+            if self._closed:
+                raise ServiceUnavailable("the store is closed")
+            try:
+                self._queue.put_nowait(_Item(job, future, max(1, weight)))
+            except queue.Full:
+                raise ServiceUnavailable(
+                    "too many writes waiting; retry shortly", retry_after=1
+                ) from None
+        return future.result()
+
+    def alive(self) -> bool:
+        return self._thread.is_alive() and not self._closed
+
+    def close(self) -> None:
+        """Finish every queued job, then stop the thread and close the connection."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._queue.put(_STOP)  # blocks while full: the thread keeps draining
+        self._thread.join()
+        try:
+            self._conn.execute("PRAGMA optimize")
+        except sqlite3.Error:
+            log.warning("PRAGMA optimize failed on close", exc_info=True)
+        self._conn.close()
+
+    # ------------------------------------------------------------------ thread
+
+    def _run(self) -> None:
+        stopping = False
+        while not stopping:
+            first = self._queue.get()
+            if first is _STOP:
+                break
+            assert isinstance(first, _Item)
+            group = [first]
+            weight = first.weight
+            deadline = time.monotonic() + self._wait
+            while weight < MAX_GROUP_WEIGHT:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        break
+                    try:
+                        nxt = self._queue.get(timeout=remaining)
+                    except queue.Empty:
+                        break
+                if nxt is _STOP:
+                    stopping = True
+                    break
+                assert isinstance(nxt, _Item)
+                group.append(nxt)
+                weight += nxt.weight
+            self._commit_group(group)
+            self._maybe_optimize(weight)
+
+    def _commit_group(self, group: list[_Item]) -> None:
+        conn = self._conn
+        outcomes: list[tuple[_Item, Any, BaseException | None]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            log.exception("cannot begin a write transaction")
+            self._fail(group, exc)
+            return
+        try:
+            totals: Counter[Any] = Counter()
+            for item in group:
+                delta: Counter[Any] = Counter()
+                conn.execute("SAVEPOINT job")
+                try:
+                    result = item.job(conn, delta)
+                except Exception as exc:
+                    conn.execute("ROLLBACK TO job")
+                    conn.execute("RELEASE job")
+                    outcomes.append((item, None, exc))
+                    continue
+                conn.execute("RELEASE job")
+                totals.update(delta)  # update(), unlike +=, keeps negative counts
+                outcomes.append((item, result, None))
+            self._flush(conn, totals)
+            conn.execute("COMMIT")
+        except Exception as exc:  # the whole group is lost: nobody may think it durable
+            log.exception("write transaction failed; rolled back")
+            if conn.in_transaction:
+                try:
+                    conn.execute("ROLLBACK")
+                except sqlite3.Error:
+                    log.exception("ROLLBACK failed")
+            self._fail(group, exc)
+            return
+        for item, result, error in outcomes:
+            if error is None:
+                item.future.set_result(result)
+            else:
+                item.future.set_exception(_reported(error))
+
+    def _fail(self, group: list[_Item], exc: BaseException) -> None:
+        for item in group:
+            if not item.future.done():
+                item.future.set_exception(_reported(exc))
+
+    def _maybe_optimize(self, weight: int) -> None:
+        self._since_optimize += weight
+        if self._since_optimize < OPTIMIZE_EVERY:
+            return
+        self._since_optimize = 0
+        try:
+            # analysis_limit keeps ANALYZE to a sample: milliseconds, not seconds
+            self._conn.execute("PRAGMA analysis_limit = 1000")
+            self._conn.execute("PRAGMA optimize")
+        except sqlite3.Error:
+            log.warning("PRAGMA optimize failed", exc_info=True)
+
+
+def _reported(exc: BaseException) -> BaseException:
+    """What the caller of a failed job sees: domain errors as they are,
+    database trouble as 503, anything else as a 500 (the cause kept)."""
+    if isinstance(exc, BocageError):
+        return exc
+    if isinstance(exc, sqlite3.OperationalError):
+        err: BocageError = ServiceUnavailable(f"database unavailable: {exc}")
+    else:
+        log.error("write job failed", exc_info=exc)
+        err = BocageError(f"internal error during a write ({type(exc).__name__})")
+    err.__cause__ = exc
+    return err
