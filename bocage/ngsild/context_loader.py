@@ -302,9 +302,7 @@ class ContextResolver:
             return core_map
         user = term_defs(active["mappings"], user=True)
         inherited = core_active["mappings"]
-        merged = {
-            t: d for t, d in user.items() if active["mappings"][t] is not inherited.get(t)
-        }
+        merged = {t: d for t, d in user.items() if active["mappings"][t] is not inherited.get(t)}
         merged.update(core_defs)  # the core always wins
         return TermMap(merged, active.get("@vocab") or CORE_VOCAB, urls)
 
@@ -317,7 +315,10 @@ class ContextResolver:
             cause = cause.__cause__ or cause.__context__
         message = exc.args[0] if exc.args else str(exc)
         code = getattr(exc, "code", None)
-        return BadRequestData(f"invalid @context {where}: {message} ({code})")
+        details = getattr(exc, "details", None)
+        term = details.get("term") if isinstance(details, dict) else None
+        about = f" (term {term!r})" if isinstance(term, str) else ""
+        return BadRequestData(f"invalid @context {where}{about}: {message} ({code})")
 
     # ================================================================== loading
     def _cached(self, key: str) -> bytes | None:

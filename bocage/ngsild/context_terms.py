@@ -48,9 +48,7 @@ class TermMap:
 
     __slots__ = ("_cmp", "_exp", "_prefixes", "_vocab", "_vocab_iris", "terms", "urls")
 
-    def __init__(
-        self, terms: Mapping[str, TermDef], vocab: str, urls: Iterable[str] = ()
-    ) -> None:
+    def __init__(self, terms: Mapping[str, TermDef], vocab: str, urls: Iterable[str] = ()) -> None:
         #: the effective term definitions (read-only by convention)
         self.terms: Final = dict(terms)
         #: remote contexts this map was built from (for cache eviction and hit counts)
@@ -119,7 +117,7 @@ class TermMap:
             if self.expand(suffix) == iri:
                 return suffix
         candidates = [
-            f"{p}:{iri[len(base):]}"
+            f"{p}:{iri[len(base) :]}"
             for p, base in self._prefixes.items()
             if iri.startswith(base) and len(iri) > len(base)
         ]
