@@ -17,8 +17,8 @@ NS = "https://ex.org/"
 UTC = dt.UTC
 
 
-def utc(*parts: int) -> dt.datetime:
-    return dt.datetime(*parts, tzinfo=UTC)
+def utc(year: int, month: int, day: int) -> dt.datetime:
+    return dt.datetime(year, month, day, tzinfo=UTC)
 
 
 def expand(term: str) -> str:
@@ -142,6 +142,8 @@ def test_patterns() -> None:
     assert p('n~="a;b|c"') == cmp("n", "~=", "a;b|c")
     assert p('n~="\\d+\\"x"') == cmp("n", "~=", '\\d+"x')
     assert p("n~=\\)") == cmp("n", "~=", "\\)")
+    assert p("(n~=ab ) ; m") == And((cmp("n", "~=", "ab"), cmp("m")))  # spaces around: noise
+    assert p('n~=" ab "') == cmp("n", "~=", " ab ")
 
 
 @pytest.mark.parametrize(
@@ -237,6 +239,38 @@ def test_fuzz_only_invalid_request(text: str) -> None:
         return
     # whatever parses must also evaluate without raising
     matches(node, entity(a=prop(1), b=prop("x"), c=prop({"k": [1, "2"]})))
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3)
+    ),
+    max_leaves=10,
+)
+_INSTANCE = st.fixed_dictionaries(
+    {"type": st.sampled_from(["Property", "Relationship", "LanguageProperty", "VocabProperty",
+                              "ListProperty", "ListRelationship", "JsonProperty", "Other"])},
+    optional={"value": _JSON, "object": _JSON, "languageMap": _JSON, "vocab": _JSON,
+              "valueList": _JSON, "objectList": _JSON, "json": _JSON, "observedAt": _JSON,
+              NS + "s": _JSON, "unitCode": _JSON},
+)  # fmt: skip
+_FUZZ_QUERIES = [
+    p(text)
+    for text in [
+        "a", "a==1", "a!=1", "a>1", "a<=2.5", 'a=="x"', "a==x,1,true", "a==1..3", 'a=="a".."z"',
+        "a>2024-01-01", "a==12:00", "a~=x", "a!~=^$", "a.s==1", "a.s", "a.observedAt>2024-01-01",
+        "a.unitCode==C", "a[k]==1", "a[k.j]", "a.s[k]!=1", "a==true;a|a!=false",
+    ]
+]  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(_INSTANCE, st.lists(_INSTANCE, max_size=3), _JSON))
+def test_fuzz_evaluator_never_raises(instances: Any) -> None:
+    ent = {"id": "urn:x", "type": [NS + "T"], NS + "a": instances}
+    for node in _FUZZ_QUERIES:
+        assert matches(node, ent) in (True, False)
 
 
 # --------------------------------------------------------------- evaluation
@@ -438,14 +472,15 @@ def test_logic_evaluation() -> None:
 
 def test_malformed_entities_do_not_raise() -> None:
     node = p("a>1;a.s==1;a[k]==1;a.observedAt>2024-01-01|a~=x|a!=3")
-    for bad in [
+    malformed: list[dict[str, Any]] = [
         {"id": "x", NS + "a": "not a list"},
         {"id": "x", NS + "a": ["str", 1, None]},
         {"id": "x", NS + "a": [{"type": "Property"}]},
         {"id": "x", NS + "a": [{"type": "Unknown", "value": 2, NS + "s": "x"}]},
         {"id": "x", NS + "a": {"type": "Property", "value": 2}},
         {"id": "x", NS + "a": [{"type": "Property", "value": {"@value": None}, "observedAt": 5}]},
-    ]:
+    ]
+    for bad in malformed:
         matches(node, bad)
     assert matches(p("a>1"), {"id": "x", NS + "a": {"type": "Property", "value": 2}})
 
