@@ -29,9 +29,6 @@ from bocage.domain.query import GeoQuery, GeoRel
 EARTH_RADIUS_M: Final = 6_371_008.8
 
 GEORELS: Final = ("near", "within", "contains", "intersects", "equals", "disjoint", "overlaps")
-QUERY_GEOMETRIES: Final = (
-    "Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon",
-)
 WORLD: Final = (-180.0, -90.0, 180.0, 90.0)
 
 _DISTANCE = re.compile(r"(maxDistance|minDistance)==([0-9]+(?:\.[0-9]*)?(?:[eE][+-]?[0-9]+)?)")
@@ -50,8 +47,13 @@ Coords = list[Any]
 
 
 def _array(v: object, path: str, minimum: int, what: str) -> list[Any] | tuple[Any, ...]:
+    """An array of at least `minimum` arrays (or, for collections, objects)."""
     if not isinstance(v, list | tuple):
         raise BadRequestData(f"{path}: expected an array of {what}, got {type(v).__name__}")
+    if v and what != "geometries" and not isinstance(v[0], list | tuple):
+        # the commonest mistake: one level of brackets too few for the type
+        raise BadRequestData(f"{path}: expected an array of {what}, found {v[0]!r:.20} "
+                             "(wrong nesting depth for this geometry type?)")
     if len(v) < minimum:
         raise BadRequestData(f"{path}: expected at least {minimum} {what}, got {len(v)}")
     return v
@@ -101,6 +103,8 @@ _COORDS: Final[dict[str, Callable[[object, str], Coords]]] = {
     "Polygon": _polygon,
     "MultiPolygon": _multi(_polygon, "polygons"),
 }
+#: geoQ geometries: all of GeoJSON but GeometryCollection
+QUERY_GEOMETRIES: Final = tuple(_COORDS)
 
 
 def _geometry(value: object, path: str, depth: int) -> dict[str, Any]:
@@ -219,13 +223,8 @@ def parse_geoq(
     coords = _COORDS[geometry](coordinates, "coordinates")
     if not isinstance(geoproperty, str) or not geoproperty:
         raise BadRequestData("geoproperty must be a non-empty attribute name")
-    return GeoQuery(
-        georel=cast(GeoRel, rel),
-        geometry={"type": geometry, "coordinates": coords},
-        geoproperty=geoproperty,
-        max_distance=max_d,
-        min_distance=min_d,
-    )
+    geom: dict[str, object] = {"type": geometry, "coordinates": coords}
+    return GeoQuery(cast(GeoRel, rel), geom, geoproperty, max_distance=max_d, min_distance=min_d)
 
 
 # -------------------------------------------------------------- bounding boxes
@@ -294,14 +293,19 @@ def query_bbox(gq: GeoQuery) -> tuple[float, float, float, float] | None:
 # ------------------------------------------------------------------ evaluation
 
 
+def _haversine(lon1: float, p1: float, cos_p1: float, lon2: float, lat2: float) -> float:
+    # p1 = latitude 1 in radians, cos_p1 its cosine: precomputed once per query
+    p2 = math.radians(lat2)
+    h = math.sin((p2 - p1) / 2) ** 2 + cos_p1 * math.cos(p2) * math.sin(
+        math.radians(lon2 - lon1) / 2
+    ) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, h)))
+
+
 def distance_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
     """Great-circle (haversine) distance in metres, R = 6 371 008.8 m."""
-    p1, p2 = math.radians(lat1), math.radians(lat2)
-    h = (
-        math.sin((p2 - p1) / 2) ** 2
-        + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
-    )
-    return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, h)))
+    p1 = math.radians(lat1)
+    return _haversine(lon1, p1, math.cos(p1), lon2, lat2)
 
 
 def _shape(g: dict[str, Any]) -> Any:
@@ -321,23 +325,25 @@ class _Compiled:
     cos_lat: float = 1.0
     max_d: float = math.inf
     min_d: float = 0.0
+    # local equirectangular plane (near): metres = (lonlat - origin) * scale
+    origin: Any = None
+    scale: Any = None
 
     def haversine(self, lon: float, lat: float) -> float:
-        p2 = math.radians(lat)
-        h = (
-            math.sin((p2 - self.lat_rad) / 2) ** 2
-            + self.cos_lat * math.cos(p2) * math.sin(math.radians(lon - self.lon) / 2) ** 2
-        )
-        return 2 * EARTH_RADIUS_M * math.asin(math.sqrt(min(1.0, h)))
+        return _haversine(self.lon, self.lat_rad, self.cos_lat, lon, lat)
 
 
 def _compile(gq: GeoQuery) -> _Compiled:
     geometry = validate_geometry(gq.geometry)  # GeoQuery may not come from parse_geoq
     if gq.georel == "near":
         lon, lat = (float(x) for x in geometry["coordinates"][:2])
+        cos_lat = math.cos(math.radians(lat))
+        # at a pole x collapses, but there only latitude matters for the distance
+        scale = np.array([_M_PER_DEG * max(cos_lat, 1e-9), _M_PER_DEG])
         return _Compiled(
-            "near", None, lon, lat, math.radians(lat), math.cos(math.radians(lat)),
+            "near", None, lon, lat, math.radians(lat), cos_lat,
             math.inf if gq.max_distance is None else gq.max_distance, gq.min_distance or 0.0,
+            np.array([lon, lat]), scale,
         )
     query = _shape(geometry)
     if not shapely.is_valid(query):  # e.g. a bow-tie polygon: GEOS predicates need validity
@@ -379,16 +385,14 @@ def _near_distance(c: _Compiled, g: dict[str, Any]) -> float:
     # point (an affine map of lon/lat, so topology is unchanged), then measured
     # exactly with haversine: the distance is always that of a real point of
     # the geometry, which keeps query_bbox a sound prefilter.
-    kx = _M_PER_DEG * max(c.cos_lat, 1e-9)  # at a pole only latitude matters anyway
-
-    def project(a: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-        return (a - (c.lon, c.lat)) * (kx, _M_PER_DEG)
-
-    plane = shapely.transform(geom, project)
-    if shapely.is_empty(plane):
-        return math.inf
-    x, y = shapely.get_coordinates(shapely.shortest_line(_ORIGIN, plane))[1]
-    return c.haversine(c.lon + x / kx, c.lat + y / _M_PER_DEG)
+    plane = shapely.transform(geom, lambda a: (a - c.origin) * c.scale)
+    with np.errstate(invalid="ignore", divide="ignore"):  # NaN/inf on zero-length lines
+        line = shapely.shortest_line(_ORIGIN, plane)
+    x, y = shapely.get_coordinates(line)[1] / c.scale + c.origin
+    if math.isfinite(x) and math.isfinite(y):
+        return c.haversine(float(x), float(y))
+    # degenerate geometry (all vertices equal): its vertices are all there is
+    return min(c.haversine(lon, lat) for lon, lat in shapely.get_coordinates(geom))
 
 
 _ORIGIN: Final = shapely.Point(0.0, 0.0)
