@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 import re
+import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final, cast
@@ -59,6 +60,11 @@ def _array(v: object, path: str, minimum: int, what: str) -> list[Any] | tuple[A
     return v
 
 
+def _is_number(n: object) -> bool:
+    # bool is an int subclass, but `true` is not a coordinate
+    return isinstance(n, int | float) and not isinstance(n, bool) and math.isfinite(n)
+
+
 def _position(v: object, path: str) -> Coords:
     if not isinstance(v, list | tuple) or not 2 <= len(v) <= 3:
         raise BadRequestData(
@@ -66,8 +72,7 @@ def _position(v: object, path: str) -> Coords:
             f"[longitude, latitude(, altitude)], got {v!r:.80}"
         )
     for n in v:
-        # bool is an int subclass, but `true` is not a coordinate
-        if isinstance(n, bool) or not isinstance(n, int | float) or not math.isfinite(n):
+        if not _is_number(n):
             raise BadRequestData(f"{path}: {n!r:.40} is not a finite number")
     if not -180 <= v[0] <= 180:
         raise BadRequestData(f"{path}: longitude {v[0]} is outside [-180, 180]")
@@ -116,12 +121,8 @@ def _geometry(value: object, path: str, depth: int) -> dict[str, Any]:
         if depth >= _MAX_COLLECTION_DEPTH:
             raise BadRequestData(f"{path}: GeometryCollections nested too deeply")
         members = _array(value.get("geometries"), f"{path}.geometries", 1, "geometries")
-        out = {
-            "type": gtype,
-            "geometries": [
-                _geometry(g, f"{path}.geometries[{i}]", depth + 1) for i, g in enumerate(members)
-            ],
-        }
+        parts = [_geometry(g, f"{path}.geometries[{i}]", depth + 1) for i, g in enumerate(members)]
+        out = {"type": gtype, "geometries": parts}
     elif isinstance(gtype, str) and gtype in _COORDS:
         if "coordinates" not in value:
             raise BadRequestData(f"{path}: {gtype} without coordinates")
@@ -134,10 +135,7 @@ def _geometry(value: object, path: str, depth: int) -> dict[str, Any]:
         )
     bbox = value.get("bbox")
     if bbox is not None:  # optional RFC 7946 member: keep it if well-formed
-        if not isinstance(bbox, list) or len(bbox) not in (4, 6) or not all(
-            isinstance(n, int | float) and not isinstance(n, bool) and math.isfinite(n)
-            for n in bbox
-        ):
+        if not isinstance(bbox, list) or len(bbox) not in (4, 6) or not all(map(_is_number, bbox)):
             raise BadRequestData(f"{path}.bbox: expected an array of 4 or 6 numbers")
         out["bbox"] = list(bbox)
     return out
@@ -356,18 +354,23 @@ def _compile(gq: GeoQuery) -> _Compiled:
 # call would cost more than the test. Key on id() and keep the GeoQuery itself
 # in the value: the identity check plus the strong reference make a stale hit
 # impossible. One request (or one subscription) reuses its compiled form.
-_CACHE: dict[int, tuple[GeoQuery, _Compiled]] = {}
+# Per thread, because GEOS prepared geometries build their indexes lazily and
+# are not thread-safe (libgeos/geos#825).
+_LOCAL = threading.local()
 _CACHE_SIZE: Final = 256
 
 
 def _compiled(gq: GeoQuery) -> _Compiled:
-    hit = _CACHE.get(id(gq))
+    cache: dict[int, tuple[GeoQuery, _Compiled]] | None = getattr(_LOCAL, "cache", None)
+    if cache is None:
+        cache = _LOCAL.cache = {}
+    hit = cache.get(id(gq))
     if hit is not None and hit[0] is gq:
         return hit[1]
     compiled = _compile(gq)
-    if len(_CACHE) >= _CACHE_SIZE:
-        _CACHE.clear()  # crude but thread-safe under the GIL, and rarely hit
-    _CACHE[id(gq)] = (gq, compiled)
+    if len(cache) >= _CACHE_SIZE:
+        cache.clear()  # crude, but a request rarely holds more than one geo-query
+    cache[id(gq)] = (gq, compiled)
     return compiled
 
 

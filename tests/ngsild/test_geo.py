@@ -644,3 +644,18 @@ def test_near_matching_lines_intersect_query_bbox(
     if geo_matches(gq, entity(line)) and abs(a[0] - b[0]) < 180:
         x0, y0, x1, y1 = geometry_bbox(line)
         assert x0 <= box[2] and box[0] <= x1 and y0 <= box[3] and box[1] <= y1
+
+
+def test_shared_query_across_threads() -> None:
+    # one GeoQuery (a subscription's, say) evaluated by several worker threads
+    from concurrent.futures import ThreadPoolExecutor
+
+    ring = [[4 + math.cos(t / 100) * 0.5, 45 + math.sin(t / 100) * 0.5] for t in range(629)]
+    gq = q("within", "Polygon", [[*ring, ring[0]]])
+    inside, outside = entity(point(4.1, 45.1)), entity(point(4.6, 45.6))
+
+    def work(i: int) -> bool:
+        return geo_matches(gq, inside if i % 2 else outside) is bool(i % 2)
+
+    with ThreadPoolExecutor(4) as pool:
+        assert all(pool.map(work, range(2000)))
