@@ -115,8 +115,10 @@ def _is_absolute(url: str) -> bool:
 def _sanitize(ctx: Any) -> Any:
     """A copy of a context value pyld can process without surprises.
 
-    Drops scoped contexts (see module doc) and the keyword-like non-keywords
-    (``@foo``) JSON-LD says to ignore - pyld ignores them too but with a warning.
+    Drops scoped contexts (see module doc), the keyword-like non-keywords (``@foo``)
+    JSON-LD says to ignore - pyld ignores them too but with a warning - and the
+    ``@language`` / ``@direction`` defaults, which do not affect term definitions (and
+    a null one trips pyld 3.3: KeyError).
     """
     from pyld.jsonld import KEYWORDS
 
@@ -126,7 +128,7 @@ def _sanitize(ctx: Any) -> Any:
         return ctx
     out: dict[str, Any] = {}
     for key, value in ctx.items():
-        if _KEYWORD_LIKE.match(key) and key not in KEYWORDS:
+        if key in ("@language", "@direction") or (_KEYWORD_LIKE.match(key) and key not in KEYWORDS):
             continue
         if isinstance(value, str) and _KEYWORD_LIKE.match(value) and value not in KEYWORDS:
             continue
@@ -296,7 +298,9 @@ class ContextResolver:
                 raise BadRequestData("@context must be a URL, an object, null, or a list of those")
             try:
                 active = proc.process_context(active, item, opts)
-            except jsonld.JsonLdError as exc:
+            except BocageError:
+                raise
+            except Exception as exc:  # JsonLdError, or a pyld crash on odd input
                 raise self._translate(exc, where) from None
         if active is core_active:
             return core_map
@@ -308,11 +312,15 @@ class ContextResolver:
 
     @staticmethod
     def _translate(exc: Exception, where: str) -> BocageError:
+        from pyld import jsonld
+
         cause: BaseException | None = exc
         while cause is not None:  # a failed fetch inside pyld: report our own error
             if isinstance(cause, BocageError):
                 return cause
             cause = cause.__cause__ or cause.__context__
+        if not isinstance(exc, jsonld.JsonLdError):
+            return BadRequestData(f"invalid @context {where}: {type(exc).__name__}: {exc}")
         message = exc.args[0] if exc.args else str(exc)
         code = getattr(exc, "code", None)
         details = getattr(exc, "details", None)

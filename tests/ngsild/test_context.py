@@ -21,6 +21,8 @@ from typing import Any
 
 import httpx
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bocage.domain.errors import (
     BadRequestData,
@@ -361,6 +363,66 @@ def test_term_map_expand_compact_are_fast(resolver: ContextResolver) -> None:
     compact_us = (time.perf_counter() - start) / (n * len(names)) * 1e6
     print(f"expand {expand_us:.3f} us/call, compact {compact_us:.3f} us/call")
     assert expand_us < 5 and compact_us < 5  # dict look-ups; generous for slow CI
+
+
+_TERM = st.lists(
+    st.sampled_from(
+        [*"abxz:/#_-.@", "ngsi-ld", "geojson", "https", "urn", "default-context", "ex"]
+    ),
+    min_size=1,
+    max_size=8,
+).map("".join)
+
+
+@settings(max_examples=500, deadline=None, suppress_health_check=list(HealthCheck))
+@given(term=_TERM)
+def test_compact_is_a_right_inverse_of_expand(resolver: ContextResolver, term: str) -> None:
+    user = {"@vocab": "https://ex.org/v/", "ex": "https://ex.org/", "p": "https://ex.org/p"}
+    for terms in (
+        resolver.core_term_map,
+        resolver.resolve(waste_context()),
+        resolver.resolve(user),
+    ):
+        iri = terms.expand(term)
+        assert terms.expand(terms.compact(iri)) == iri
+
+
+_KEYS = st.sampled_from(
+    [
+        *("a", "ex", "ex:a", "location", "type", "@vocab", "@id", "@type", "@container"),
+        *("@protected", "@version", "@import", "@language", "@reverse", "@prefix", "@context"),
+        *("@foo", "a/b", ""),
+    ]
+)
+_VALUES = st.sampled_from(
+    [
+        *("https://x.example/a", "ex:b", "@id", "@vocab", "@json", "@list", "@set", "@foo"),
+        *("a", "", "urn:x", "_:b", "http://x.example/", "@graph", "@index", "en"),
+    ]
+)
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | _VALUES,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_KEYS, inner, max_size=4),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck))
+@given(ctx=_JSON)
+def test_any_context_gives_a_term_map_or_a_client_error(
+    resolver: ContextResolver, ctx: Any
+) -> None:
+    if isinstance(ctx, str) and ctx.startswith("http"):
+        return  # would be fetched
+    try:
+        terms = resolver.resolve(ctx)
+    except (BadRequestData, InvalidRequest, LdContextNotAvailable):
+        return
+    assert terms.expand("location") == NGSI + "location"
+
+
+def test_null_language_is_accepted(resolver: ContextResolver) -> None:
+    assert resolver.resolve({"@language": None, "a": "https://x.example/a"}).expand("a")
 
 
 # ------------------------------------------------------------------ remote contexts
