@@ -177,6 +177,14 @@ class ContextResolver:
     ) -> None:
         self._store_get = store_get
         self._store_put = store_put
+        # Deleting and listing need two more Store operations. When they are not given
+        # but store_get is a bound ``Store.get_context``, use that store's own
+        # delete_context / list_contexts, so a deleted context cannot outlive a restart.
+        owner = getattr(store_get, "__self__", None)
+        if store_delete is None:
+            store_delete = getattr(owner, "delete_context", None)
+        if store_list is None:
+            store_list = getattr(owner, "list_contexts", None)
         self._store_delete = store_delete
         self._store_list = store_list
         self.timeout = timeout
@@ -476,7 +484,12 @@ class ContextResolver:
 
     @staticmethod
     def hosted_url(local_id: str, base_url: str = "") -> str:
-        return base_url.rstrip("/") + HOSTED_PATH + local_id
+        """Where a hosted context is served: ``base_url`` may be the broker's root URL
+        or already the ``.../ngsi-ld/v1/jsonldContexts`` collection URL."""
+        base = base_url.rstrip("/")
+        if base.endswith(HOSTED_PATH.rstrip("/")):
+            base = base[: -len(HOSTED_PATH.rstrip("/"))]
+        return base + HOSTED_PATH + local_id
 
     def _entries(self) -> dict[str, str]:
         """Known contexts: store key / URL -> kind."""
@@ -503,16 +516,16 @@ class ContextResolver:
                 continue
             with self._guard:
                 usage = self._usage.get(key)
-            out.append(
-                {
-                    "URL": url,
-                    "localId": hosted or self.local_id(key),
-                    "kind": "Hosted" if kind == HOSTED else "Cached",
-                    "createdAt": _iso(usage.created_at if usage else None),
-                    "lastUsage": _iso(usage.last_usage if usage else None),
-                    "numberOfHits": usage.hits if usage else 0,
-                }
-            )
+            entry: dict[str, Any] = {
+                "URL": url,
+                "localId": hosted or self.local_id(key),
+                "kind": "Hosted" if kind == HOSTED else "Cached",
+                "createdAt": _iso(usage.created_at if usage else None),
+                "lastUsage": _iso(usage.last_usage if usage else None),
+                "numberOfHits": usage.hits if usage else 0,
+            }
+            # NGSI-LD bodies carry no nulls: unknown times are left out
+            out.append({k: v for k, v in entry.items() if v is not None})
         return out
 
     @staticmethod

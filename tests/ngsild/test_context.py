@@ -629,6 +629,8 @@ def test_hosted_contexts_add_list_get_delete(
     body = {"@context": {"hostedTerm": "https://example.org/hosted"}}
     local_id, url = r.add_hosted(body, "http://broker.example:1026/")
     assert url == f"http://broker.example:1026/ngsi-ld/v1/jsonldContexts/{local_id}"
+    # the collection URL is accepted as base too
+    assert r.hosted_url(local_id, "http://broker.example:1026/ngsi-ld/v1/jsonldContexts") == url
     assert stores.data[f"urn:ngsi-ld:jsonldContext:{local_id}"][1] == "hosted"
 
     def no_network(*args: Any, **kwargs: Any) -> Any:
