@@ -2,9 +2,9 @@
 
 - :data:`CORE_CONTEXT_URL`, :data:`CORE_CONTEXT_ALIASES`: the ETSI core context,
   bundled, never fetched (``context_core``);
-- :class:`ContextResolver`: user @context -> :class:`TermMap`, remote contexts fetched
-  once and cached in memory and in the store, plus the ``/jsonldContexts`` management
-  operations (``context_loader``);
+- :class:`ContextResolver`: user @context -> :class:`TermMap` (``context_loader``),
+  remote contexts fetched once and cached in memory and in the store
+  (``context_docs``, ``context_fetch``), plus the ``/jsonldContexts`` operations;
 - :class:`TermMap`: ``expand`` / ``compact`` / ``expand_vocab`` / ``compact_vocab`` as
   O(1) dict look-ups (``context_terms``);
 - :func:`parse_link_header` / :func:`link_header`: the HTTP ``Link`` header carrying a

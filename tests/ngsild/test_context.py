@@ -680,6 +680,36 @@ def test_hosted_context_validation(resolver: ContextResolver, body: Any, stores:
     assert stores.data == {}
 
 
+class FakeStore:
+    """The four context operations of a ``Store``."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, tuple[bytes, str]] = {}
+
+    def get_context(self, url: str) -> tuple[bytes, str] | None:
+        return self.data.get(url)
+
+    def put_context(self, url: str, body: bytes, kind: str) -> None:
+        self.data[url] = (body, kind)
+
+    def delete_context(self, url: str) -> bool:
+        return self.data.pop(url, None) is not None
+
+    def list_contexts(self) -> list[tuple[str, str]]:
+        return [(url, kind) for url, (_, kind) in self.data.items()]
+
+
+def test_delete_and_list_use_the_store_of_bound_callbacks() -> None:
+    store = FakeStore()
+    r = ContextResolver(store.get_context, store.put_context, 2.0, 10_000)
+    local_id, url = r.add_hosted({"@context": {"a": "https://x.example/a"}})
+    assert url == f"/ngsi-ld/v1/jsonldContexts/{local_id}"
+    fresh = ContextResolver(store.get_context, store.put_context, 2.0, 10_000)
+    assert fresh.list() == [CORE_CONTEXT_URL, url]  # found through list_contexts
+    assert fresh.delete(local_id) is True
+    assert store.data == {}
+
+
 def test_core_cannot_be_deleted_or_reloaded(resolver: ContextResolver) -> None:
     with pytest.raises(BadRequestData):
         resolver.delete(CORE_CONTEXT_URL)
