@@ -32,10 +32,12 @@ from bocage.domain.entity import Entity
 from bocage.domain.errors import BadRequestData, NonexistentTenant, ServiceUnavailable
 from bocage.domain.query import EntityQuery, QueryPage
 from bocage.storage.base import AttributeInfo, Mutation, MutationResult, TypeInfo
-from bocage.storage.sqlite_apply import apply_mutations, flush_stats
+from bocage.storage.sqlite_apply import Interner, apply_mutations, flush_stats
 from bocage.storage.sqlite_query import (
     DEFAULT_CAP,
+    Scope,
     atoms_to_probe,
+    iris,
     probe_sql,
     select_sql,
     translate,
@@ -85,7 +87,14 @@ class SQLiteStore:
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._closed = False
-        self._writer = Writer(conn, flush_stats, group_commit_ms, queue_size)
+        # Committed ids never change (rows are never deleted), so readers may
+        # cache them; plain dicts are safe to share under the GIL.
+        self._tids: dict[str, int] = {}
+        self._nids: dict[str, int] = {}
+        interner = self._interner = Interner()
+        self._writer = Writer(
+            conn, flush_stats, group_commit_ms, queue_size, on_rollback=interner.forget
+        )
 
     # ------------------------------------------------------------------ writes
 
@@ -93,9 +102,10 @@ class SQLiteStore:
         batch = list(mutations)
         if not batch:
             return []
+        interner = self._interner
 
         def job(conn: sqlite3.Connection, stats: Counter[Any]) -> list[MutationResult]:
-            return apply_mutations(conn, tenant, batch, stats)
+            return apply_mutations(conn, interner, tenant, batch, stats)
 
         return self._writer.submit(job, weight=len(batch))
 
@@ -103,55 +113,57 @@ class SQLiteStore:
 
     def get(self, tenant: str, entity_id: str) -> Entity | None:
         with self._reading() as conn:
-            row = conn.execute(
-                "SELECT data FROM entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
-            ).fetchone()
-            if row is None:
-                _require_tenant(conn, tenant)
+            tid = self._tenant_id(conn, tenant)
+            if tid is None:
                 return None
-            entity: Entity = orjson.loads(row[0])
-            return entity
+            row = conn.execute(
+                "SELECT data FROM entities WHERE tid = ? AND id = ?", (tid, entity_id)
+            ).fetchone()
+        if row is None:
+            return None
+        entity: Entity = orjson.loads(row[0])
+        return entity
 
     def query(self, tenant: str, query: EntityQuery) -> QueryPage:
         checks = _exact_checks(query)  # validates idPattern before touching the database
         prefilter = translate(query)
+        empty = QueryPage([], 0 if query.count else None)
         with self._reading() as conn:
-            _require_tenant(conn, tenant)
+            tid = self._tenant_id(conn, tenant)
+            if tid is None:
+                return empty
+            scope = Scope(tid, self._name_ids(conn, iris(prefilter)))
             sizes = {}
             for atom in atoms_to_probe(prefilter, self._cap):
-                sql, params = probe_sql(tenant, atom, self._cap)
-                sizes[atom] = conn.execute(sql, params).fetchone()[0]
-            selection = select_sql(tenant, prefilter, sizes, self._cap)
+                probe = probe_sql(scope, atom, self._cap)
+                sizes[atom] = 0 if probe is None else conn.execute(*probe).fetchone()[0]
+            selection = select_sql(scope, prefilter, sizes, self._cap)
             if selection.empty:
-                return QueryPage([], 0 if query.count else None)
+                return empty
             if prefilter.exact:
-                return self._exact_page(conn, query, selection.sql, selection.params)
+                # the SQL is the whole answer: page and count in SQL, decode the page only
+                entities: list[dict[str, object]] = []
+                if query.limit > 0:
+                    rows = conn.execute(
+                        f"{selection.sql} LIMIT ? OFFSET ?",
+                        [*selection.params, query.limit, max(0, query.offset)],
+                    )
+                    entities = [orjson.loads(data) for _, data in rows]
+                count = None
+                if query.count:
+                    counting = select_sql(scope, prefilter, sizes, self._cap, count=True)
+                    count = conn.execute(counting.sql, counting.params).fetchone()[0]
+                return QueryPage(entities, count)
             if query.limit <= 0 and not query.count:
-                return QueryPage([])
+                return empty
             return _filtered_page(conn, query, selection.sql, selection.params, checks)
-
-    def _exact_page(
-        self, conn: sqlite3.Connection, query: EntityQuery, sql: str, params: list[object]
-    ) -> QueryPage:
-        """The SQL is the whole answer: page and count in SQL, decode only the page."""
-        entities: list[dict[str, object]] = []
-        if query.limit > 0:
-            rows = conn.execute(
-                f"{sql} LIMIT ? OFFSET ?", [*params, query.limit, max(0, query.offset)]
-            )
-            entities = [orjson.loads(data) for _, data in rows]
-        count = None
-        if query.count:
-            count = conn.execute(f"SELECT count(*) FROM ({sql})", params).fetchone()[0]
-        return QueryPage(entities, count)
 
     def types(self, tenant: str) -> list[TypeInfo]:
         with self._reading() as conn:
-            _require_tenant(conn, tenant)
             rows = conn.execute(
                 "SELECT kind, type, name, attr_type, n FROM stats"
-                " WHERE tenant = ? AND kind IN ('T', 'TA')",
-                (tenant,),
+                " WHERE tid = ? AND kind IN ('T', 'TA')",
+                (self._tenant_id(conn, tenant),),
             ).fetchall()
         counts: dict[str, int] = {}
         attributes: dict[str, dict[str, set[str]]] = {}
@@ -164,11 +176,10 @@ class SQLiteStore:
 
     def attributes(self, tenant: str) -> list[AttributeInfo]:
         with self._reading() as conn:
-            _require_tenant(conn, tenant)
             rows = conn.execute(
                 "SELECT kind, type, name, attr_type, n FROM stats"
-                " WHERE tenant = ? AND kind IN ('A', 'TA')",
-                (tenant,),
+                " WHERE tid = ? AND kind IN ('A', 'TA')",
+                (self._tenant_id(conn, tenant),),
             ).fetchall()
         counts: dict[str, int] = {}
         attr_types: dict[str, set[str]] = {}
@@ -245,6 +256,31 @@ class SQLiteStore:
 
     # ----------------------------------------------------------------- readers
 
+    def _tenant_id(self, conn: sqlite3.Connection, tenant: str) -> int | None:
+        """The tenant's id; None for the default tenant before its first write.
+        Raises NonexistentTenant for any other unknown tenant."""
+        tid = self._tids.get(tenant)
+        if tid is None:
+            row = conn.execute("SELECT tid FROM tenants WHERE name = ?", (tenant,)).fetchone()
+            if row is None:
+                if tenant == "":
+                    return None
+                raise NonexistentTenant(f"tenant {tenant!r} does not exist")
+            tid = self._tids[tenant] = row[0]
+        return tid
+
+    def _name_ids(self, conn: sqlite3.Connection, wanted: set[str]) -> dict[str, int]:
+        """Interned ids of the IRIs that have been stored (the others are absent)."""
+        found = {iri: self._nids[iri] for iri in wanted if iri in self._nids}
+        missing = [iri for iri in wanted if iri not in found]
+        if missing:
+            marks = ", ".join("?" * len(missing))
+            for nid, iri in conn.execute(
+                f"SELECT nid, iri FROM names WHERE iri IN ({marks})", missing
+            ):
+                found[iri] = self._nids[iri] = nid
+        return found
+
     @contextmanager
     def _reading(self) -> Iterator[sqlite3.Connection]:
         if self._closed:
@@ -270,13 +306,6 @@ class SQLiteStore:
                 self._readers.append(conn)
             self._local.conn = conn
         return conn
-
-
-def _require_tenant(conn: sqlite3.Connection, tenant: str) -> None:
-    if tenant == "":
-        return  # the default tenant always exists, empty until written
-    if conn.execute("SELECT 1 FROM tenants WHERE name = ?", (tenant,)).fetchone() is None:
-        raise NonexistentTenant(f"tenant {tenant!r} does not exist")
 
 
 def _exact_checks(query: EntityQuery) -> list[Check]:

@@ -25,24 +25,68 @@ from bocage.storage.sqlite_index import EMPTY, IndexRows, index_rows
 
 log = logging.getLogger(__name__)
 
-#: (tenant, kind, type, name, attribute type): key of a discovery counter
-StatKey = tuple[str, str, str, str, str]
+#: (tenant id, kind, type, name, attribute type): key of a discovery counter
+StatKey = tuple[int, str, str, str, str]
+
+
+class Interner:
+    """The writer's cache of tenant and IRI ids (see ``sqlite_schema``).
+
+    An id created in a transaction that is then rolled back disappears, so the
+    writer calls :meth:`forget` after any rollback.
+    """
+
+    def __init__(self) -> None:
+        self._tenants: dict[str, int] = {}
+        self._names: dict[str, int] = {}
+
+    def forget(self) -> None:
+        self._tenants.clear()
+        self._names.clear()
+
+    def tenant(self, conn: sqlite3.Connection, name: str, create: bool) -> int | None:
+        tid = self._tenants.get(name)
+        if tid is None:
+            row = conn.execute("SELECT tid FROM tenants WHERE name = ?", (name,)).fetchone()
+            if row is not None:
+                tid = row[0]
+            elif create:
+                tid = conn.execute("INSERT INTO tenants (name) VALUES (?)", (name,)).lastrowid
+            if tid is not None:
+                self._tenants[name] = tid
+        return tid
+
+    def name(self, conn: sqlite3.Connection, iri: str) -> int:
+        nid = self._names.get(iri)
+        if nid is None:
+            row = conn.execute("SELECT nid FROM names WHERE iri = ?", (iri,)).fetchone()
+            nid = (
+                row[0]
+                if row
+                else conn.execute("INSERT INTO names (iri) VALUES (?)", (iri,)).lastrowid
+            )
+            assert nid is not None
+            self._names[iri] = nid
+        return nid
 
 
 def apply_mutations(
     conn: sqlite3.Connection,
+    interner: Interner,
     tenant: str,
     mutations: Sequence[Mutation],
     stats: Counter[Any],
 ) -> list[MutationResult]:
     results: list[MutationResult] = []
     touched: dict[int, list[IndexRows]] = {}  # pk -> [rows before the job, rows now]
-    wrote = False
+    tid = interner.tenant(conn, tenant, create=False)
     for mutation in mutations:
-        row = conn.execute(
-            "SELECT pk, data FROM entities WHERE tenant = ? AND id = ?",
-            (tenant, mutation.entity_id),
-        ).fetchone()
+        row = None
+        if tid is not None:
+            row = conn.execute(
+                "SELECT pk, data FROM entities WHERE tid = ? AND id = ?",
+                (tid, mutation.entity_id),
+            ).fetchone()
         current: Entity | None = orjson.loads(row[1]) if row else None
         if row and row[0] not in touched:
             # before fn runs: it may modify the entity it is handed
@@ -79,21 +123,21 @@ def apply_mutations(
                 (blob, created, modified, pk),
             )
         else:
+            if tid is None:  # the tenant's first write creates it
+                tid = interner.tenant(conn, tenant, create=True)
             cursor = conn.execute(
-                "INSERT INTO entities (tenant, id, data, created_at, modified_at)"
+                "INSERT INTO entities (tid, id, data, created_at, modified_at)"
                 " VALUES (?, ?, ?, ?, ?)",
-                (tenant, mutation.entity_id, blob, created, modified),
+                (tid, mutation.entity_id, blob, created, modified),
             )
             pk = cursor.lastrowid
             assert pk is not None
             # a pk freed earlier in this job may come back (SQLite reuses max+1)
             touched.setdefault(pk, [EMPTY, EMPTY])
         touched[pk][1] = after
-        wrote = True
         results.append(entity)
-    _write_index(conn, tenant, touched, stats)
-    if wrote:
-        conn.execute("INSERT OR IGNORE INTO tenants (name) VALUES (?)", (tenant,))
+    if tid is not None:
+        _write_index(conn, interner, tid, touched, stats)
     return results
 
 
@@ -107,31 +151,27 @@ def _encode(outcome: object, entity_id: str) -> bytes:
 
 def _write_index(
     conn: sqlite3.Connection,
-    tenant: str,
+    interner: Interner,
+    tid: int,
     touched: dict[int, list[IndexRows]],
     stats: Counter[Any],
 ) -> None:
+    def nid(iri: str) -> int:
+        return interner.name(conn, iri)
+
     gone: dict[str, list[tuple[Any, ...]]] = {"types": [], "names": [], "nums": [], "txts": []}
     new: dict[str, list[tuple[Any, ...]]] = {"types": [], "names": [], "nums": [], "txts": []}
     for pk, (before, after) in touched.items():
         if before is after:
             continue
-        for t in before.types - after.types:
-            gone["types"].append((tenant, t, pk))
-        for t in after.types - before.types:
-            new["types"].append((tenant, t, pk))
-        for n in before.names - after.names:
-            gone["names"].append((tenant, n, pk))
-        for n in after.names - before.names:
-            new["names"].append((tenant, n, pk))
-        for name, num in before.nums - after.nums:
-            gone["nums"].append((tenant, name, num, pk))
-        for name, num in after.nums - before.nums:
-            new["nums"].append((tenant, name, num, pk))
-        for name, txt in before.txts - after.txts:
-            gone["txts"].append((tenant, name, txt, pk))
-        for name, txt in after.txts - before.txts:
-            new["txts"].append((tenant, name, txt, pk))
+        gone["types"] += [(tid, nid(t), pk) for t in before.types - after.types]
+        new["types"] += [(tid, nid(t), pk) for t in after.types - before.types]
+        gone["names"] += [(tid, nid(n), pk) for n in before.names - after.names]
+        new["names"] += [(tid, nid(n), pk) for n in after.names - before.names]
+        gone["nums"] += [(tid, nid(n), v, pk) for n, v in before.nums - after.nums]
+        new["nums"] += [(tid, nid(n), v, pk) for n, v in after.nums - before.nums]
+        gone["txts"] += [(tid, nid(n), v, pk) for n, v in before.txts - after.txts]
+        new["txts"] += [(tid, nid(n), v, pk) for n, v in after.txts - before.txts]
         if before.geos != after.geos:
             if before.geos:
                 conn.execute(
@@ -141,30 +181,25 @@ def _write_index(
                 conn.execute("DELETE FROM geo_index WHERE pk = ?", (pk,))
             for name, minx, maxx, miny, maxy in after.geos:
                 gid = conn.execute(
-                    "INSERT INTO geo_index (tenant, name, pk) VALUES (?, ?, ?)", (tenant, name, pk)
+                    "INSERT INTO geo_index (tid, nid, pk) VALUES (?, ?, ?)", (tid, nid(name), pk)
                 ).lastrowid
                 conn.execute(
                     "INSERT INTO geo_rtree (id, minx, maxx, miny, maxy) VALUES (?, ?, ?, ?, ?)",
                     (gid, minx, maxx, miny, maxy),
                 )
         for fact in before.facts - after.facts:
-            stats[(tenant, *fact)] -= 1
+            stats[(tid, *fact)] -= 1
         for fact in after.facts - before.facts:
-            stats[(tenant, *fact)] += 1
+            stats[(tid, *fact)] += 1
+    conn.executemany("DELETE FROM entity_types WHERE tid = ? AND nid = ? AND pk = ?", gone["types"])
+    conn.executemany("DELETE FROM attr_names WHERE tid = ? AND nid = ? AND pk = ?", gone["names"])
     conn.executemany(
-        "DELETE FROM entity_types WHERE tenant = ? AND type = ? AND pk = ?", gone["types"]
+        "DELETE FROM attr_num WHERE tid = ? AND nid = ? AND num = ? AND pk = ?", gone["nums"]
     )
     conn.executemany(
-        "DELETE FROM attr_names WHERE tenant = ? AND name = ? AND pk = ?", gone["names"]
+        "DELETE FROM attr_txt WHERE tid = ? AND nid = ? AND txt = ? AND pk = ?", gone["txts"]
     )
-    conn.executemany(
-        "DELETE FROM attr_num WHERE tenant = ? AND name = ? AND num = ? AND pk = ?", gone["nums"]
-    )
-    conn.executemany(
-        "DELETE FROM attr_txt WHERE tenant = ? AND name = ? AND txt = ? AND pk = ?", gone["txts"]
-    )
-    # OR IGNORE: the tables are sets, and a row left by a crash-free bug must not
-    # turn every later write of that entity into an error
+    # OR IGNORE: the tables are sets; a stray row must not make later writes fail
     conn.executemany("INSERT OR IGNORE INTO entity_types VALUES (?, ?, ?)", new["types"])
     conn.executemany("INSERT OR IGNORE INTO attr_names VALUES (?, ?, ?)", new["names"])
     conn.executemany("INSERT OR IGNORE INTO attr_num VALUES (?, ?, ?, ?)", new["nums"])
@@ -177,12 +212,12 @@ def flush_stats(conn: sqlite3.Connection, delta: Counter[Any]) -> None:
     if not changed:
         return
     conn.executemany(
-        "INSERT INTO stats (tenant, kind, type, name, attr_type, n) VALUES (?, ?, ?, ?, ?, ?)"
-        " ON CONFLICT (tenant, kind, type, name, attr_type) DO UPDATE SET n = n + excluded.n",
+        "INSERT INTO stats (tid, kind, type, name, attr_type, n) VALUES (?, ?, ?, ?, ?, ?)"
+        " ON CONFLICT (tid, kind, type, name, attr_type) DO UPDATE SET n = n + excluded.n",
         changed,
     )
     conn.executemany(
-        "DELETE FROM stats WHERE tenant = ? AND kind = ? AND type = ? AND name = ?"
+        "DELETE FROM stats WHERE tid = ? AND kind = ? AND type = ? AND name = ?"
         " AND attr_type = ? AND n <= 0",
         [key for key, n in delta.items() if n < 0],
     )

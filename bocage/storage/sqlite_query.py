@@ -263,12 +263,33 @@ def _any(parts: list[Node]) -> Node:
 # --------------------------------------------------------------------- probes
 
 
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What the SQL is run against: the tenant's id and the interned ids of
+    the IRIs the query names (an IRI missing here was never stored)."""
+
+    tid: int
+    nids: Mapping[str, int]
+
+
 def atoms(node: Node) -> Iterator[Atom]:
     if isinstance(node, AllOf | AnyOf):
         for part in node.parts:
             yield from atoms(part)
     else:
         yield node
+
+
+def iris(prefilter: Prefilter) -> set[str]:
+    """Every IRI the prefilter names (to resolve into a Scope)."""
+    found: set[str] = set()
+    for conjunct in prefilter.conjuncts:
+        for atom in atoms(conjunct):
+            if isinstance(atom, TypeIs):
+                found.add(atom.type)
+            elif not isinstance(atom, IdIn):
+                found.add(atom.name)
+    return found
 
 
 def atoms_to_probe(prefilter: Prefilter, cap: int = DEFAULT_CAP) -> list[Atom]:
@@ -282,9 +303,11 @@ def atoms_to_probe(prefilter: Prefilter, cap: int = DEFAULT_CAP) -> list[Atom]:
     return list(dict.fromkeys(found))
 
 
-def probe_sql(tenant: str, atom: Atom, cap: int = DEFAULT_CAP) -> tuple[str, Params]:
-    """SQL counting ``atom``'s pks, stopping at ``cap``."""
-    sql, params = pkset_sql(tenant, atom)
+def probe_sql(scope: Scope, atom: Atom, cap: int = DEFAULT_CAP) -> tuple[str, Params] | None:
+    """SQL counting ``atom``'s pks, stopping at ``cap``; None if it has none."""
+    if _prune(atom, scope) is None:
+        return None
+    sql, params = pkset_sql(scope, atom)
     return f"SELECT count(*) FROM ({sql} LIMIT ?)", [*params, cap]
 
 
@@ -298,38 +321,58 @@ def estimate(node: Node, sizes: Mapping[Atom, int], cap: int = DEFAULT_CAP) -> i
     return sizes.get(node, cap)
 
 
+def _prune(node: Node, scope: Scope) -> Node | None:
+    """Drop what names an IRI never stored (an empty set); None if all is empty."""
+    if isinstance(node, AllOf):
+        parts = [_prune(p, scope) for p in node.parts]
+        if any(p is None for p in parts):
+            return None
+        return AllOf(tuple(p for p in parts if p is not None))
+    if isinstance(node, AnyOf):
+        kept = tuple(p for p in (_prune(p, scope) for p in node.parts) if p is not None)
+        if not kept:
+            return None
+        return kept[0] if len(kept) == 1 else AnyOf(kept)
+    if isinstance(node, IdIn):
+        return node
+    iri = node.type if isinstance(node, TypeIs) else node.name
+    return node if iri in scope.nids else None
+
+
 # ------------------------------------------------------------------------ SQL
 
 
-def pkset_sql(tenant: str, node: Node) -> tuple[str, Params]:
-    """A SELECT of the pks of a node (AllOf -> INTERSECT, AnyOf -> UNION)."""
+def pkset_sql(scope: Scope, node: Node) -> tuple[str, Params]:
+    """A SELECT of the pks of a pruned node (AllOf -> INTERSECT, AnyOf -> UNION)."""
+    tid = scope.tid
     if isinstance(node, AllOf | AnyOf):
         glue = " INTERSECT " if isinstance(node, AllOf) else " UNION "
         sqls: list[str] = []
         params: Params = []
         for part in node.parts:
-            sql, p = pkset_sql(tenant, part)
+            sql, p = pkset_sql(scope, part)
             sqls.append(f"SELECT pk FROM ({sql})")
             params.extend(p)
         return glue.join(sqls), params
-    if isinstance(node, TypeIs):
-        return "SELECT pk FROM entity_types WHERE tenant = ? AND type = ?", [tenant, node.type]
-    if isinstance(node, HasAttr):
-        return "SELECT pk FROM attr_names WHERE tenant = ? AND name = ?", [tenant, node.name]
     if isinstance(node, IdIn):
         marks = ", ".join("?" * len(node.ids))
-        return f"SELECT pk FROM entities WHERE tenant = ? AND id IN ({marks})", [tenant, *node.ids]
+        return f"SELECT pk FROM entities WHERE tid = ? AND id IN ({marks})", [tid, *node.ids]
+    if isinstance(node, TypeIs):
+        return "SELECT pk FROM entity_types WHERE tid = ? AND nid = ?", [tid, scope.nids[node.type]]
+    nid = scope.nids[node.name]
+    if isinstance(node, HasAttr):
+        return "SELECT pk FROM attr_names WHERE tid = ? AND nid = ?", [tid, nid]
     if isinstance(node, NumIn | TxtIn):
         table, column = ("attr_num", "num") if isinstance(node, NumIn) else ("attr_txt", "txt")
         marks = ", ".join("?" * len(node.values))
         return (
-            f"SELECT pk FROM {table} WHERE tenant = ? AND name = ? AND {column} IN ({marks})",
-            [tenant, node.name, *node.values],
+            f"SELECT pk FROM {table} WHERE tid = ? AND nid = ? AND {column} IN ({marks})",
+            [tid, nid, *node.values],
         )
     if isinstance(node, NumRange | TxtRange):
         table, column = ("attr_num", "num") if isinstance(node, NumRange) else ("attr_txt", "txt")
-        sql = f"SELECT pk FROM {table} WHERE tenant = ? AND name = ?"
-        params = [tenant, node.name]
+        sql = f"SELECT pk FROM {table} WHERE tid = ? AND nid = ?"
+        params = [tid, nid]
         if node.low is not None:
             sql += f" AND {column} >= ?"
             params.append(node.low)
@@ -340,37 +383,32 @@ def pkset_sql(tenant: str, node: Node) -> tuple[str, Params]:
     return (
         "SELECT g.pk FROM geo_rtree r JOIN geo_index g ON g.id = r.id"
         " WHERE r.minx <= ? AND r.maxx >= ? AND r.miny <= ? AND r.maxy >= ?"
-        " AND g.tenant = ? AND g.name = ?",
-        [node.maxx, node.minx, node.maxy, node.miny, tenant, node.name],
+        " AND g.tid = ? AND g.nid = ?",
+        [node.maxx, node.minx, node.maxy, node.miny, tid, nid],
     )
 
 
-def _check_sql(tenant: str, node: Node) -> tuple[str, Params] | None:
-    """A per-row condition on ``e`` implied by node, or None (TRUE)."""
-    if isinstance(node, AllOf):
-        checks = [c for c in (_check_sql(tenant, p) for p in node.parts) if c is not None]
+def _check_sql(scope: Scope, node: Node, pk: str) -> tuple[str, Params] | None:
+    """A condition on the row whose pk is ``pk``, implied by node; None = TRUE."""
+    if isinstance(node, AllOf | AnyOf):
+        found = [_check_sql(scope, p, pk) for p in node.parts]
+        checks = [c for c in found if c is not None]
+        if isinstance(node, AnyOf) and len(checks) < len(found):
+            return None  # one branch unchecked: the OR may hold
         if not checks:
             return None
-        return "(" + " AND ".join(s for s, _ in checks) + ")", [x for _, p in checks for x in p]
-    if isinstance(node, AnyOf):
-        found = [_check_sql(tenant, p) for p in node.parts]
-        if any(c is None for c in found):
-            return None
-        checks = [c for c in found if c is not None]
-        return "(" + " OR ".join(s for s, _ in checks) + ")", [x for _, p in checks for x in p]
-    if isinstance(node, TypeIs):
+        glue = " AND " if isinstance(node, AllOf) else " OR "
+        return "(" + glue.join(s for s, _ in checks) + ")", [x for _, p in checks for x in p]
+    if isinstance(node, TypeIs | HasAttr):
+        table = "entity_types" if isinstance(node, TypeIs) else "attr_names"
+        nid = scope.nids[node.type if isinstance(node, TypeIs) else node.name]
         return (
-            "EXISTS (SELECT 1 FROM entity_types x"
-            " WHERE x.tenant = ? AND x.type = ? AND x.pk = e.pk)",
-            [tenant, node.type],
-        )
-    if isinstance(node, HasAttr):
-        return (
-            "EXISTS (SELECT 1 FROM attr_names x WHERE x.tenant = ? AND x.name = ? AND x.pk = e.pk)",
-            [tenant, node.name],
+            f"EXISTS (SELECT 1 FROM {table} x WHERE x.tid = ? AND x.nid = ? AND x.pk = {pk})",
+            [scope.tid, nid],
         )
     if isinstance(node, IdIn):
-        return f"e.id IN ({', '.join('?' * len(node.ids))})", list(node.ids)
+        sql, params = pkset_sql(scope, node)
+        return f"{pk} IN ({sql})", params
     return None
 
 
@@ -385,14 +423,20 @@ def _driver(node: Node, sizes: Mapping[Atom, int], cap: int) -> Node:
 
 
 def select_sql(
-    tenant: str,
+    scope: Scope,
     prefilter: Prefilter,
     sizes: Mapping[Atom, int],
     cap: int = DEFAULT_CAP,
-    columns: str = "e.pk, e.data",
+    count: bool = False,
 ) -> Selection:
-    """The candidate SELECT (ordered by pk) for measured atom ``sizes``."""
-    conjuncts = prefilter.conjuncts
+    """The candidates as ``SELECT pk, data ... ORDER BY pk`` (or their ``count(*)``)
+    for measured atom ``sizes``."""
+    conjuncts: list[Node] = []
+    for conjunct in prefilter.conjuncts:
+        pruned = _prune(conjunct, scope)
+        if pruned is None:
+            return Selection("", [], empty=True)
+        conjuncts.append(pruned)
     best: Node | None = None
     if conjuncts:
         best = min(conjuncts, key=lambda c: estimate(c, sizes, cap))
@@ -401,37 +445,37 @@ def select_sql(
             return Selection("", [], empty=True)
         if size >= cap:
             best = None
-    params: Params = []
-    if best is not None:  # driven
-        driver_sql, params = pkset_sql(tenant, _driver(best, sizes, cap))
-        sql = f"SELECT {columns} FROM entities e WHERE e.pk IN ({driver_sql}) AND e.tenant = ?"
-        params.append(tenant)
-        order = "e.pk"
+    what = "count(*)" if count else "e.pk, e.data"
+    if best is not None:
+        # Driven. NOT INDEXED leaves SQLite one plan: walk the materialised pk
+        # list in order, one rowid seek each; given the choice, it would rather
+        # scan entities_tenant or sort the rows, data blobs included.
+        sql, params = pkset_sql(scope, _driver(best, sizes, cap))
+        sql = f"SELECT {what} FROM entities e NOT INDEXED WHERE e.pk IN ({sql}) AND e.tid = ?"
+        params.append(scope.tid)
+        pk = "e.pk"
     else:
         best = next((c for c in conjuncts if isinstance(c, _ORDERED)), None)
-        if isinstance(best, TypeIs):
-            sql = (
-                f"SELECT {columns} FROM entity_types d CROSS JOIN entities e ON e.pk = d.pk"
-                " WHERE d.tenant = ? AND d.type = ?"
-            )
-            params = [tenant, best.type]
-            order = "d.pk"
-        elif isinstance(best, HasAttr):
-            sql = (
-                f"SELECT {columns} FROM attr_names d CROSS JOIN entities e ON e.pk = d.pk"
-                " WHERE d.tenant = ? AND d.name = ?"
-            )
-            params = [tenant, best.name]
-            order = "d.pk"
+        if isinstance(best, TypeIs | HasAttr):
+            # Streamed from the type (or attribute) index, already in pk order;
+            # a count never needs to touch the entity rows at all.
+            table = "entity_types" if isinstance(best, TypeIs) else "attr_names"
+            nid = scope.nids[best.type if isinstance(best, TypeIs) else best.name]
+            source = f"{table} d"
+            if not count:
+                source += " CROSS JOIN entities e NOT INDEXED ON e.pk = d.pk"
+            sql = f"SELECT {what} FROM {source} WHERE d.tid = ? AND d.nid = ?"
+            params = [scope.tid, nid]
+            pk = "d.pk"
         else:
-            sql = f"SELECT {columns} FROM entities e INDEXED BY entities_tenant WHERE e.tenant = ?"
-            params = [tenant]
-            order = "e.pk"
+            sql = f"SELECT {what} FROM entities e INDEXED BY entities_tenant WHERE e.tid = ?"
+            params = [scope.tid]
+            pk = "e.pk"
     for conjunct in conjuncts:
         if conjunct is best and isinstance(best, _CHEAP):
             continue  # the driver already is this condition
-        check = _check_sql(tenant, conjunct)
+        check = _check_sql(scope, conjunct, pk)
         if check is not None:
             sql += " AND " + check[0]
             params.extend(check[1])
-    return Selection(f"{sql} ORDER BY {order}", params)
+    return Selection(sql if count else f"{sql} ORDER BY {pk}", params)

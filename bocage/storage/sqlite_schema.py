@@ -7,8 +7,14 @@ from ``entities.data`` by ``sqlite_index.index_rows``; a migration that changes
 that derivation must rebuild them (the writer maintains them by diffing the
 rows of the old and the new entity, so stale rows would linger).
 
-Why these tables (every one carries ``tenant`` so no query crosses tenants):
+Why these tables (each index row carries its tenant id: no query crosses tenants):
 
+``tenants`` / ``names``
+    Every tenant and every IRI (entity type, attribute name) is interned to a
+    small integer, used by all the index tables: with 60-byte IRIs repeated in
+    every row, the value indexes were 5x larger and 3x slower to fill
+    (measured: 108 MB vs 19 MB, 22.8 s vs 7.4 s for 1.2 M rows). Rows are never
+    deleted, so a committed id is stable and may be cached.
 ``entities``
     The internal entity as orjson, keyed by ``pk`` (creation order, the stable
     sort of every query). ``entities_tenant`` walks one tenant in pk order.
@@ -22,7 +28,7 @@ Why these tables (every one carries ``tenant`` so no query crosses tenants):
     duplicates collapse, and no secondary index is needed because the writer
     deletes exact rows it recomputes from the previous entity.
 ``geo_rtree`` / ``geo_index``
-    The bounding box of every GeoJSON value, and which entity attribute it
+    The bounding box of every GeoProperty value, and which entity attribute it
     belongs to. R*Tree stores 32-bit floats rounded outwards, so a box never
     shrinks and the prefilter never under-selects.
 ``stats``
@@ -40,67 +46,73 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     # 1: initial schema
     """
     CREATE TABLE tenants (
-        name TEXT PRIMARY KEY
-    ) WITHOUT ROWID;
+        tid INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE
+    );
+
+    CREATE TABLE names (
+        nid INTEGER PRIMARY KEY,
+        iri TEXT NOT NULL UNIQUE
+    );
 
     CREATE TABLE entities (
         pk INTEGER PRIMARY KEY,
-        tenant TEXT NOT NULL,
+        tid INTEGER NOT NULL,
         id TEXT NOT NULL,
         data BLOB NOT NULL,
         created_at TEXT,
         modified_at TEXT,
-        UNIQUE (tenant, id)
+        UNIQUE (tid, id)
     );
-    CREATE INDEX entities_tenant ON entities (tenant, pk);
+    CREATE INDEX entities_tenant ON entities (tid, pk);
 
     CREATE TABLE entity_types (
-        tenant TEXT NOT NULL,
-        type TEXT NOT NULL,
+        tid INTEGER NOT NULL,
+        nid INTEGER NOT NULL,
         pk INTEGER NOT NULL,
-        PRIMARY KEY (tenant, type, pk)
+        PRIMARY KEY (tid, nid, pk)
     ) WITHOUT ROWID;
 
     CREATE TABLE attr_names (
-        tenant TEXT NOT NULL,
-        name TEXT NOT NULL,
+        tid INTEGER NOT NULL,
+        nid INTEGER NOT NULL,
         pk INTEGER NOT NULL,
-        PRIMARY KEY (tenant, name, pk)
+        PRIMARY KEY (tid, nid, pk)
     ) WITHOUT ROWID;
 
     CREATE TABLE attr_num (
-        tenant TEXT NOT NULL,
-        name TEXT NOT NULL,
+        tid INTEGER NOT NULL,
+        nid INTEGER NOT NULL,
         num REAL NOT NULL,
         pk INTEGER NOT NULL,
-        PRIMARY KEY (tenant, name, num, pk)
+        PRIMARY KEY (tid, nid, num, pk)
     ) WITHOUT ROWID;
 
     CREATE TABLE attr_txt (
-        tenant TEXT NOT NULL,
-        name TEXT NOT NULL,
+        tid INTEGER NOT NULL,
+        nid INTEGER NOT NULL,
         txt TEXT NOT NULL,
         pk INTEGER NOT NULL,
-        PRIMARY KEY (tenant, name, txt, pk)
+        PRIMARY KEY (tid, nid, txt, pk)
     ) WITHOUT ROWID;
 
     CREATE VIRTUAL TABLE geo_rtree USING rtree (id, minx, maxx, miny, maxy);
     CREATE TABLE geo_index (
         id INTEGER PRIMARY KEY,
-        tenant TEXT NOT NULL,
-        name TEXT NOT NULL,
+        tid INTEGER NOT NULL,
+        nid INTEGER NOT NULL,
         pk INTEGER NOT NULL
     );
     CREATE INDEX geo_index_pk ON geo_index (pk);
 
     CREATE TABLE stats (
-        tenant TEXT NOT NULL,
+        tid INTEGER NOT NULL,
         kind TEXT NOT NULL,
         type TEXT NOT NULL,
         name TEXT NOT NULL,
         attr_type TEXT NOT NULL,
         n INTEGER NOT NULL,
-        PRIMARY KEY (tenant, kind, type, name, attr_type)
+        PRIMARY KEY (tid, kind, type, name, attr_type)
     ) WITHOUT ROWID;
 
     CREATE TABLE contexts (

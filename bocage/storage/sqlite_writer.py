@@ -62,10 +62,12 @@ class Writer:
         flush: Flush,
         group_commit_ms: float = 2.0,
         queue_size: int = 1024,
+        on_rollback: Callable[[], None] = lambda: None,
         name: str = "bocage-sqlite-writer",
     ) -> None:
         self._conn = conn
         self._flush = flush
+        self._on_rollback = on_rollback  # caches of ids created by rolled-back work
         self._wait = max(0.0, group_commit_ms) / 1000.0
         self._queue: queue.Queue[_Item | object] = queue.Queue(maxsize=max(1, queue_size))
         self._lock = threading.Lock()  # orders submit() against close()
@@ -146,6 +148,7 @@ class Writer:
             conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
             log.exception("cannot begin a write transaction")
+            self._on_rollback()
             self._fail(group, exc)
             return
         try:
@@ -158,6 +161,7 @@ class Writer:
                 except Exception as exc:
                     conn.execute("ROLLBACK TO job")
                     conn.execute("RELEASE job")
+                    self._on_rollback()
                     outcomes.append((item, None, exc))
                     continue
                 conn.execute("RELEASE job")
@@ -167,6 +171,7 @@ class Writer:
             conn.execute("COMMIT")
         except Exception as exc:  # the whole group is lost: nobody may think it durable
             log.exception("write transaction failed; rolled back")
+            self._on_rollback()
             if conn.in_transaction:
                 try:
                     conn.execute("ROLLBACK")
