@@ -56,6 +56,9 @@ HOSTED_PATH: Final = "/ngsi-ld/v1/jsonldContexts/"
 _HOSTED_URL = re.compile(r"^https?://[^/]+(?:/[^?#]*)?/ngsi-ld/v1/jsonldContexts/([^/?#]+)$")
 #: remote context documents kept in memory (the store keeps them all)
 DOC_CACHE_SIZE: Final = 1024
+#: above this many per-URL locks / remembered failures, idle ones are dropped (bounds
+#: memory when clients send endless distinct, failing @context URLs)
+_MAX_TRACKED_URLS: Final = 4096
 
 
 def hosted_id(url: str) -> str | None:
@@ -194,6 +197,12 @@ class ContextDocuments:
         with self._guard:
             lock = self._url_locks.get(url)
             if lock is None:
+                if len(self._url_locks) >= _MAX_TRACKED_URLS:
+                    # at worst a dropped lock lets two first uses of a URL both fetch
+                    for idle in [u for u, lk in self._url_locks.items() if not lk.locked()]:
+                        del self._url_locks[idle]
+                if len(self._failures) >= _MAX_TRACKED_URLS:
+                    self._failures.clear()  # only used to share a failure with waiters
                 lock = self._url_locks[url] = threading.Lock()
             return lock
 

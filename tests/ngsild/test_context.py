@@ -471,6 +471,24 @@ def test_fetched_once_even_under_concurrency(stores: Stores, server: ContextServ
     again.close()
 
 
+def test_concurrent_waiters_share_a_failed_download(
+    resolver: ContextResolver, server: ContextServer
+) -> None:
+    url = server.serve(raw=b"gone", status=410, delay=0.3)
+
+    def attempt(_: int) -> str:
+        try:
+            resolver.resolve(url)
+        except LdContextNotAvailable as exc:
+            return exc.detail
+        return "resolved?"
+
+    with ThreadPoolExecutor(6) as pool:
+        details = list(pool.map(attempt, range(6)))
+    assert all("HTTP 410" in d for d in details)
+    assert server.hits_of(url) == 1
+
+
 def test_nested_remote_contexts(resolver: ContextResolver, server: ContextServer) -> None:
     server.put("/nest/b.jsonld", {"@context": {"b": "https://example.org/b"}})
     server.put(
