@@ -20,7 +20,7 @@ serve: $(STAMP)
 	$(VENV)/bin/bocage serve
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -q
 
 check: $(STAMP)
 	$(VENV)/bin/ruff check .

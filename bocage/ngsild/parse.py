@@ -156,11 +156,12 @@ def parse_instance(
     kind = raw.get("type")
     if kind is None:
         key = _value_key_of(raw)
-        assert key is not None
+        if key is None:
+            raise BadRequestData(f"attribute {name!r} has a null type")
         kind = _KEY_TYPE[key]
         if kind == "Property" and (name in GEO_NAMES or _is_geometry(raw["value"])):
             kind = "GeoProperty"
-    if kind not in ATTRIBUTE_TYPES:
+    if not isinstance(kind, str) or kind not in ATTRIBUTE_TYPES:
         raise BadRequestData(f"attribute {name!r} has an unknown type {kind!r}")
     vkey = VALUE_KEY[kind]
     if nulls and vkey in raw and raw[vkey] is None:

@@ -35,9 +35,10 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     data = tmp_path_factory.mktemp("e2e")
     port = _free_port()
     env = {**os.environ, "BOCAGE_DATABASE_URL": f"sqlite:///{data}/bocage.db"}
+    log = (data / "server.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "-m", "bocage.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=env, stdout=log, stderr=subprocess.STDOUT,
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -48,13 +49,16 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         except httpx.TransportError:
             time.sleep(0.1)
         if proc.poll() is not None:
-            raise RuntimeError(proc.stderr.read().decode() if proc.stderr else "server died")
+            log.close()
+            raise RuntimeError((data / "server.log").read_text())
     else:
         proc.kill()
+        log.close()
         raise RuntimeError("bocage serve did not become ready in 30 s")
     yield base
     proc.terminate()
     proc.wait(timeout=10)
+    log.close()
 
 
 def _strip_system(value: object) -> object:
