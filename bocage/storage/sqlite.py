@@ -43,7 +43,7 @@ from bocage.storage.sqlite_query import (
     translate,
 )
 from bocage.storage.sqlite_schema import migrate
-from bocage.storage.sqlite_writer import Writer
+from bocage.storage.sqlite_writer import Writer, is_unavailable
 
 Check = Callable[[Entity], bool]
 
@@ -287,8 +287,10 @@ class SQLiteStore:
             raise ServiceUnavailable("the store is closed")
         try:
             yield self._reader()
-        except sqlite3.OperationalError as exc:
-            raise ServiceUnavailable(f"database unavailable: {exc}") from exc
+        except sqlite3.Error as exc:
+            if is_unavailable(exc):
+                raise ServiceUnavailable(f"database unavailable: {exc}") from exc
+            raise
 
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)

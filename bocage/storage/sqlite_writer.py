@@ -208,10 +208,33 @@ def _reported(exc: BaseException) -> BaseException:
     database trouble as 503, anything else as a 500 (the cause kept)."""
     if isinstance(exc, BocageError):
         return exc
-    if isinstance(exc, sqlite3.OperationalError):
+    if is_unavailable(exc):
         err: BocageError = ServiceUnavailable(f"database unavailable: {exc}")
     else:
         log.error("write job failed", exc_info=exc)
         err = BocageError(f"internal error during a write ({type(exc).__name__})")
     err.__cause__ = exc
     return err
+
+
+#: SQLite result codes that mean "cannot serve now" rather than "a bug".
+_UNAVAILABLE: Final = frozenset(
+    {
+        "SQLITE_BUSY",
+        "SQLITE_LOCKED",
+        "SQLITE_FULL",
+        "SQLITE_IOERR",
+        "SQLITE_CANTOPEN",
+        "SQLITE_READONLY",
+        "SQLITE_NOMEM",
+        "SQLITE_PROTOCOL",
+    }
+)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """A database error a client should retry (503), as opposed to a bug (500)."""
+    if not isinstance(exc, sqlite3.Error):
+        return False
+    name = getattr(exc, "sqlite_errorname", None) or ""
+    return "_".join(name.split("_")[:2]) in _UNAVAILABLE  # SQLITE_IOERR_FSYNC -> SQLITE_IOERR
