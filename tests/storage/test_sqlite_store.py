@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
 import threading
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,28 @@ def test_the_database_is_wal_with_the_schema_version(sqlite_store: SQLiteStore) 
         assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
     finally:
         conn.close()
+
+
+def test_an_applied_write_survives_a_crash(tmp_path: Path) -> None:
+    """Accepted means durable: the process dies right after apply() returned,
+    without closing anything, and the write is there on reopening."""
+    path = tmp_path / "crash.db"
+    code = (
+        "import os\n"
+        "from bocage.storage.sqlite import SQLiteStore\n"
+        "from bocage.storage.base import Mutation\n"
+        f"s = SQLiteStore({str(path)!r})\n"
+        "new = {'id': 'urn:x:1', 'type': ['urn:T']}\n"
+        "assert s.apply('t', [Mutation('urn:x:1', lambda current: new)]) == [new]\n"
+        "os._exit(0)\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+    assert (tmp_path / "crash.db-wal").exists()  # never checkpointed: recovery reads the WAL
+    store = SQLiteStore(path)
+    try:
+        assert store.get("t", "urn:x:1") == {"id": "urn:x:1", "type": ["urn:T"]}
+    finally:
+        store.close()
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
@@ -178,6 +201,3 @@ def test_a_mutation_sees_a_private_copy(sqlite_store: SQLiteStore) -> None:
         sqlite_store.query("t", EntityQuery(q=Comparison(AttrPath(NS + "a"), "==", 99))).entities
         == []
     )
-
-
-WriteJob = Callable[[sqlite3.Connection, Any], None]
