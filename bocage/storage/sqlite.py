@@ -31,6 +31,9 @@ import orjson
 from bocage.domain.entity import Entity
 from bocage.domain.errors import BadRequestData, NonexistentTenant, ServiceUnavailable
 from bocage.domain.query import EntityQuery, QueryPage
+from bocage.ngsild.geo import geo_matches
+from bocage.ngsild.q import matches
+from bocage.ngsild.scopeq import scope_matches
 from bocage.storage.base import AttributeInfo, Mutation, MutationResult, TypeInfo
 from bocage.storage.sqlite_apply import Interner, apply_mutations, flush_stats
 from bocage.storage.sqlite_query import (
@@ -128,7 +131,7 @@ class SQLiteStore:
         checks = _exact_checks(query)  # validates idPattern before touching the database
         prefilter = translate(query)
         empty = QueryPage([], 0 if query.count else None)
-        with self._reading() as conn:
+        with self._snapshot() as conn:
             tid = self._tenant_id(conn, tenant)
             if tid is None:
                 return empty
@@ -292,6 +295,16 @@ class SQLiteStore:
                 raise ServiceUnavailable(f"database unavailable: {exc}") from exc
             raise
 
+    @contextmanager
+    def _snapshot(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction, so that probes, page and count see the same data."""
+        with self._reading() as conn:
+            conn.execute("BEGIN")
+            try:
+                yield conn
+            finally:
+                conn.execute("ROLLBACK")  # nothing to commit: it only ends the snapshot
+
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
@@ -320,16 +333,10 @@ def _exact_checks(query: EntityQuery) -> list[Check]:
             raise BadRequestData(f"invalid idPattern: {exc}") from exc
         checks.append(lambda entity: pattern.fullmatch(entity["id"]) is not None)
     if query.q is not None:
-        from bocage.ngsild.q import matches
-
         checks.append(functools.partial(matches, query.q))
     if query.geo is not None:
-        from bocage.ngsild.geo import geo_matches
-
         checks.append(functools.partial(geo_matches, query.geo))
     if query.scope_q:
-        from bocage.ngsild.scopeq import scope_matches
-
         scope_q = query.scope_q
         checks.append(lambda entity: scope_matches(scope_q, entity.get("scope") or ()))
     return checks

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from bocage.domain.entity import ENTITY_KEYS, Entity
+from bocage.ngsild.geo import geometry_bbox
 
 #: Instance keys whose content a q term may compare against.
 _VALUE_KEYS: Final = ("value", "object", "valueList", "objectList", "vocab", "json", "languageMap")
@@ -128,8 +129,6 @@ _WORLD: Final = (-1e30, 1e30, -1e30, 1e30)
 
 
 def _bbox(geometry: dict[str, Any]) -> tuple[float, float, float, float]:
-    from bocage.ngsild.geo import geometry_bbox
-
     try:
         minx, miny, maxx, maxy = (float(v) for v in geometry_bbox(geometry))
     except Exception:

@@ -31,6 +31,7 @@ from typing import Final
 from bocage.domain.entity import ENTITY_KEYS
 from bocage.domain.errors import BocageError
 from bocage.domain.query import And, Comparison, EntityQuery, GeoQuery, Or, QNode, QScalar, Range
+from bocage.ngsild.geo import query_bbox
 
 #: Below this many candidates, materialising a pk set beats streaming.
 DEFAULT_CAP: Final = 5000
@@ -232,8 +233,6 @@ def _equal_any(name: str, values: tuple[QScalar, ...]) -> Node | None:
 
 
 def translate_geo(gq: GeoQuery) -> GeoBox | None:
-    from bocage.ngsild.geo import query_bbox
-
     try:
         box = query_bbox(gq)
         if box is None:
