@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bocage.api.entities import run
+from bocage.api.calls import run, terms_for, write
 from bocage.api.negotiation import (
     JSON,
     JSON_LD,
@@ -67,25 +67,22 @@ def build_router(services: Services) -> APIRouter:
         errors: list[dict[str, Any]] = []
         mutations: list[Mutation] = []
 
-        def prepare() -> None:
-            for item in body:
-                ctx = item.get("@context", shared_ctx) if isinstance(item, dict) else shared_ctx
-                try:
-                    terms: Terms = services.contexts.resolve(ctx)
-                    entity = parse_entity(
-                        {k: v for k, v in item.items() if k != "@context"}
-                        if isinstance(item, dict) else item,
-                        terms, require_type=require_type, nulls=nulls,
-                    )
-                except BocageError as err:
-                    errors.append(_error_item(
-                        item.get("id") if isinstance(item, dict) else None, err
-                    ))
-                    continue
-                mutations.append(Mutation(entity["id"], build(entity, now)))
-
-        await run(prepare)
-        results = await run(lambda: services.store.apply(tenant, mutations)) if mutations else []
+        for item in body:
+            ctx = item.get("@context", shared_ctx) if isinstance(item, dict) else shared_ctx
+            try:
+                terms: Terms = await terms_for(services, ctx)
+                entity = parse_entity(
+                    {k: v for k, v in item.items() if k != "@context"}
+                    if isinstance(item, dict) else item,
+                    terms, require_type=require_type, nulls=nulls,
+                )
+            except BocageError as err:
+                errors.append(_error_item(
+                    item.get("id") if isinstance(item, dict) else None, err
+                ))
+                continue
+            mutations.append(Mutation(entity["id"], build(entity, now)))
+        results = await write(services, tenant, mutations)
         ok: list[str] = []
         for m, result in zip(mutations, results, strict=True):
             if isinstance(result, BocageError):
@@ -159,7 +156,7 @@ def build_router(services: Services) -> APIRouter:
                 errors.append(_error_item(item if isinstance(item, str) else None, err))
                 continue
             mutations.append(Mutation(entity_id, mut.delete_entity(entity_id)))
-        results = await run(lambda: services.store.apply(tenant, mutations)) if mutations else []
+        results = await write(services, tenant, mutations)
         ok = []
         for m, result in zip(mutations, results, strict=True):
             if isinstance(result, BocageError):
@@ -176,7 +173,7 @@ def build_router(services: Services) -> APIRouter:
             raise BadRequestData('the body must be a Query object ({"type": "Query", ...})')
         ctx = request_context(request, body, has_body=True)
         media = accepted(request, (JSON, JSON_LD))
-        terms = await run(lambda: services.contexts.resolve(ctx))
+        terms = await terms_for(services, ctx)
         query, params = _query_from_body(body, request.query_params, terms, settings.max_limit)
         view = parse_view(params, terms)
         page = await run(lambda: services.store.query(tenant, query))

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bocage.api.entities import run
+from bocage.api.calls import run
 from bocage.api.negotiation import JSON_LD, json_response, read_json
 from bocage.api.services import Services
 from bocage.domain.errors import BadRequestData, ResourceNotFound

@@ -8,7 +8,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bocage.api.entities import run
+from bocage.api.calls import run, terms_for
 from bocage.api.negotiation import JSON, JSON_LD, accepted, json_response, tenant_of
 from bocage.api.services import Services
 from bocage.domain.errors import ResourceNotFound
@@ -22,7 +22,7 @@ def build_router(services: Services) -> APIRouter:
         tenant = tenant_of(request)
         link = request.headers.get("link")
         ctx = parse_link_header(link) if link else None
-        terms = await run(lambda: services.contexts.resolve(ctx))
+        terms = await terms_for(services, ctx)
         details = request.query_params.get("details", "false").lower() == "true"
         return tenant, ctx, terms, details, accepted(request, (JSON, JSON_LD))
 

@@ -140,6 +140,15 @@ class ContextResolver:
         """The TermMap of the core context alone (built on first use, then kept)."""
         return self._core_state()[0]
 
+    def is_ready(self, context: Any) -> bool:
+        """True when ``resolve(context)`` would return at once (no build, no download)."""
+        if context is None or context == []:
+            return self._core is not None
+        if not isinstance(context, str):
+            return False  # inline contexts need their key computed: cheap, but not free
+        with self._guard:
+            return context in self._maps
+
     def resolve(self, context: Any) -> TermMap:
         """The TermMap for a user @context: None, a URL, an object, or a list of them."""
         if context is None or context == []:

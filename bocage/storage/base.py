@@ -19,6 +19,7 @@ raises :class:`NonexistentTenant`.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -73,6 +74,14 @@ class Store(Protocol):
 
     def apply(self, tenant: str, mutations: Sequence[Mutation]) -> list[MutationResult]:
         """Run mutations atomically and durably (committed before returning)."""
+        ...
+
+    def submit(self, tenant: str, mutations: Sequence[Mutation]) -> Future[list[MutationResult]]:
+        """Like :meth:`apply` without waiting: the future completes once committed.
+
+        Lets an event loop await a write without parking a thread on it.
+        May raise ServiceUnavailable at once (back-pressure).
+        """
         ...
 
     def get(self, tenant: str, entity_id: str) -> Entity | None:

@@ -22,6 +22,7 @@ import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -102,15 +103,20 @@ class SQLiteStore:
     # ------------------------------------------------------------------ writes
 
     def apply(self, tenant: str, mutations: Sequence[Mutation]) -> list[MutationResult]:
+        return self.submit(tenant, mutations).result()
+
+    def submit(self, tenant: str, mutations: Sequence[Mutation]) -> Future[list[MutationResult]]:
         batch = list(mutations)
         if not batch:
-            return []
+            done: Future[list[MutationResult]] = Future()
+            done.set_result([])
+            return done
         interner = self._interner
 
         def job(conn: sqlite3.Connection, stats: Counter[Any]) -> list[MutationResult]:
             return apply_mutations(conn, interner, tenant, batch, stats)
 
-        return self._writer.submit(job, weight=len(batch))
+        return self._writer.enqueue(job, weight=len(batch))
 
     # ------------------------------------------------------------------- reads
 

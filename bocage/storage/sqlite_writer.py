@@ -80,6 +80,13 @@ class Writer:
 
     def submit(self, job: Job[T], weight: int = 1) -> T:
         """Run ``job`` in the writer; return its result once committed."""
+        return self.enqueue(job, weight).result()
+
+    def enqueue(self, job: Job[T], weight: int = 1) -> Future[T]:
+        """Queue ``job``; the future completes once it is committed."""
+        if threading.current_thread() is self._thread:
+            # a mutation that writes would wait for itself forever
+            raise RuntimeError("a write job cannot submit another write job")
         future: Future[T] = Future()
         with self._lock:
             if self._closed:
@@ -90,7 +97,7 @@ class Writer:
                 raise ServiceUnavailable(
                     "too many writes waiting; retry shortly", retry_after=1
                 ) from None
-        return future.result()
+        return future
 
     def alive(self) -> bool:
         return self._thread.is_alive() and not self._closed
