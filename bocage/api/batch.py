@@ -127,14 +127,9 @@ def build_router(services: Services) -> APIRouter:
         options, _ = parse_options(request.query_params)
 
         def build(entity: Entity, now: str) -> MutationFn:
-            outcome = mut.Outcome()
-            inner = mut.append_attrs(entity["id"], entity, now, outcome,
-                                     overwrite="noOverwrite" not in options)
-
-            def fn(current: Entity | None) -> Entity:
-                return inner(current)
-
-            return fn
+            # batch update appends attributes to existing entities (clause 5.6.10)
+            return mut.append_attrs(entity["id"], entity, now, mut.Outcome(),
+                                    overwrite="noOverwrite" not in options)
 
         ok, errors, _ = await entity_batch(request, build, require_type=False)
         return _batch_response(ok, errors, created=False, return_ids=False)

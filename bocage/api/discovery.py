@@ -12,13 +12,15 @@ from bocage.api.calls import run, terms_for
 from bocage.api.negotiation import JSON, JSON_LD, accepted, json_response, tenant_of
 from bocage.api.services import Services
 from bocage.domain.errors import ResourceNotFound
+from bocage.domain.terms import Terms
 from bocage.ngsild.context import parse_link_header
+from bocage.storage.base import AttributeInfo
 
 
 def build_router(services: Services) -> APIRouter:
     router = APIRouter(tags=["NGSI-LD discovery"])
 
-    async def prelude(request: Request):  # type: ignore[no-untyped-def]
+    async def prelude(request: Request) -> tuple[str, str | None, Terms, bool, str]:
         tenant = tenant_of(request)
         link = request.headers.get("link")
         ctx = parse_link_header(link) if link else None
@@ -100,7 +102,7 @@ def build_router(services: Services) -> APIRouter:
     return router
 
 
-def _attribute(info, terms):  # type: ignore[no-untyped-def]
+def _attribute(info: AttributeInfo, terms: Terms) -> dict[str, object]:
     return {
         "id": info.name,
         "type": "Attribute",

@@ -151,8 +151,8 @@ def parse_instance(
             if nulls:
                 return {"type": "Property", "value": None}
             raise BadRequestData(f"attribute {name!r} has a null value")
-        kind = "GeoProperty" if name in GEO_NAMES or _is_geometry(raw) else "Property"
-        raw = {"type": kind, "value": raw}
+        concise = "GeoProperty" if name in GEO_NAMES or _is_geometry(raw) else "Property"
+        raw = {"type": concise, "value": raw}
     kind = raw.get("type")
     if kind is None:
         key = _value_key_of(raw)

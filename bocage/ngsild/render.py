@@ -70,7 +70,7 @@ def _key_value(insts: list[Instance], terms: Terms, view: View) -> Any:
     value = chosen.get(VALUE_KEY.get(kind, "value"))
     if kind == "VocabProperty":
         return terms.compact_vocab(value)
-    if kind == "LanguageProperty" and view.lang is not None:
+    if kind == "LanguageProperty" and view.lang is not None and isinstance(value, dict):
         return _pick_lang(value, view.lang)[0]
     if kind == "LanguageProperty":
         return {"languageMap": value}

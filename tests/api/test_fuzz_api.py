@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-import json
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
@@ -44,7 +44,8 @@ QUERY_KEYS = ["type", "q", "georel", "geometry", "coordinates", "scopeQ", "attrs
               "omit", "limit", "offset", "options", "format", "idPattern", "id", "count", "lang"]
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(endpoint=st.sampled_from(ENDPOINTS), body=json_values,
        raw=st.binary(max_size=40), use_raw=st.booleans(),
        content_type=st.sampled_from(["application/json", "application/ld+json",
@@ -61,7 +62,8 @@ def test_no_5xx_on_any_body(client: TestClient, endpoint: tuple[str, str], body:
         assert r.headers["content-type"] == "application/problem+json"
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=300, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(params=st.dictionaries(st.sampled_from(QUERY_KEYS), st.text(max_size=30), max_size=4))
 def test_no_5xx_on_any_query(client: TestClient, params: dict[str, str]) -> None:
     r = client.get(f"{BASE}/entities", params=params)
