@@ -46,8 +46,8 @@ def _batch_response(
     return Response(status_code=204)
 
 
-def build_router(services: Services) -> APIRouter:
-    router = APIRouter(prefix="/entityOperations", tags=["NGSI-LD batch operations"])
+def build_router(services: Services, prefix: str = "") -> APIRouter:
+    router = APIRouter(prefix=prefix + "/entityOperations", tags=["NGSI-LD batch operations"])
     settings = services.settings
 
     async def decode(request: Request) -> tuple[str, list[Any], Any]:

@@ -14,8 +14,8 @@ from bocage.api.services import Services
 from bocage.domain.errors import BadRequestData, ResourceNotFound
 
 
-def build_router(services: Services) -> APIRouter:
-    router = APIRouter(prefix="/jsonldContexts", tags=["NGSI-LD @contexts"])
+def build_router(services: Services, prefix: str = "") -> APIRouter:
+    router = APIRouter(prefix=prefix + "/jsonldContexts", tags=["NGSI-LD @contexts"])
     resolver = services.contexts
 
     @router.post("", status_code=201, summary="Host a new @context")

@@ -17,8 +17,8 @@ from bocage.ngsild.context import parse_link_header
 from bocage.storage.base import AttributeInfo
 
 
-def build_router(services: Services) -> APIRouter:
-    router = APIRouter(tags=["NGSI-LD discovery"])
+def build_router(services: Services, prefix: str = "") -> APIRouter:
+    router = APIRouter(prefix=prefix, tags=["NGSI-LD discovery"])
 
     async def prelude(request: Request) -> tuple[str, str | None, Terms, bool, str]:
         tenant = tenant_of(request)

@@ -46,8 +46,8 @@ def partial_response(outcome: mut.Outcome, compact: Callable[[str], str]) -> Res
     return json_response(body, status=207)
 
 
-def build_router(services: Services) -> APIRouter:
-    router = APIRouter(tags=["NGSI-LD entities"])
+def build_router(services: Services, prefix: str = "") -> APIRouter:
+    router = APIRouter(prefix=prefix, tags=["NGSI-LD entities"])
     max_body = services.settings.max_body_bytes
 
     async def ld_request(request: Request, *, with_body: bool) -> LdRequest:

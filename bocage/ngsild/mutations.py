@@ -8,16 +8,22 @@ object they are given.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from bocage.domain.entity import ENTITY_KEYS, INSTANCE_KEYS, VALUE_KEY, Entity, Instance
 from bocage.domain.errors import AlreadyExists, BadRequestData, ResourceNotFound
 from bocage.storage.base import DELETE, MutationFn
 
 NULL_URI = "urn:ngsi-ld:null"
+
+
+def _clone(value: Any) -> Any:
+    """A deep copy of JSON data; an orjson round trip is ~10x faster than copy.deepcopy."""
+    return orjson.loads(orjson.dumps(value))
 
 
 @dataclass
@@ -54,7 +60,7 @@ def create(new: Entity, now: str) -> MutationFn:
     def fn(current: Entity | None) -> Entity:
         if current is not None:
             raise AlreadyExists(f"entity {new['id']} already exists", instance=new["id"])
-        return _stamp_new(copy.deepcopy(new), now)
+        return _stamp_new(_clone(new), now)
 
     return fn
 
@@ -75,8 +81,8 @@ def replace(new: Entity, now: str, *, upsert: bool = False) -> MutationFn:
         if current is None:
             if not upsert:
                 raise _not_found(new["id"])
-            return _stamp_new(copy.deepcopy(new), now)
-        out = _stamp_new(copy.deepcopy(new), now)
+            return _stamp_new(_clone(new), now)
+        out = _stamp_new(_clone(new), now)
         out["createdAt"] = current["createdAt"]
         if "type" not in out:
             out["type"] = current["type"]
@@ -105,11 +111,11 @@ def _merge_instance(old: Instance, patch: Instance, now: str) -> Instance:
             elif isinstance(out.get(key), dict):
                 out[key] = _merge_instance(out[key], val, now)
             else:
-                fresh = copy.deepcopy(val)
+                fresh = _clone(val)
                 _stamp_instance(fresh, now, None)
                 out[key] = fresh
         else:
-            out[key] = copy.deepcopy(val)
+            out[key] = _clone(val)
     if patch.get("type") and patch["type"] != old.get("type"):
         # type changed: drop the old value member
         old_key = VALUE_KEY.get(old.get("type", "Property"))
@@ -135,14 +141,14 @@ def _put_instances(
                 removed.add(pos)
             continue
         if pos is None:
-            fresh = copy.deepcopy(inst)
+            fresh = _clone(inst)
             _stamp_instance(fresh, now, None)
             by_ds[ds] = len(out)
             out.append(fresh)
         elif merge:
             out[pos] = _merge_instance(out[pos], inst, now)
         else:
-            fresh = copy.deepcopy(inst)
+            fresh = _clone(inst)
             _stamp_instance(fresh, now, None)
             fresh["createdAt"] = out[pos].get("createdAt", now)
             out[pos] = fresh
@@ -158,7 +164,7 @@ def merge(patch: Entity, now: str, *, upsert: bool = False) -> MutationFn:
                 raise _not_found(patch["id"])
             if "type" not in patch:
                 raise BadRequestData(f"entity {patch['id']} does not exist and has no type")
-            return _stamp_new(copy.deepcopy(_drop_nulls(patch)), now)
+            return _stamp_new(_clone(_drop_nulls(patch)), now)
         out = dict(current)
         for t in patch.get("type", []):
             if t not in out["type"]:
