@@ -2,10 +2,10 @@
 
 SQLite allows one writer at a time, and ``synchronous=FULL`` costs an fsync
 per COMMIT. So every write is a *job* (a function of the connection) queued to
-a single thread, which gathers the jobs that arrive within ``group_commit_ms``
-into one transaction and resolves their futures only after COMMIT returned:
-a caller that got its answer knows its write is durable, and N concurrent
-writers share one fsync.
+a single thread, which takes every job already waiting, waits a little for
+more (at most ``group_commit_ms``, see ``_run``), runs them in one transaction
+and resolves their futures only after COMMIT returned: a caller that got its
+answer knows its write is durable, and N concurrent writers share one fsync.
 
 Each job runs inside its own SAVEPOINT: a job that fails (a bug, a constraint)
 is rolled back alone and its caller gets the exception; the others commit.
@@ -68,7 +68,9 @@ class Writer:
         self._conn = conn
         self._flush = flush
         self._on_rollback = on_rollback  # caches of ids created by rolled-back work
-        self._wait = max(0.0, group_commit_ms) / 1000.0
+        self._max_wait = max(0.0, group_commit_ms) / 1000.0
+        self._commit_cost = self._max_wait  # running estimate of one COMMIT, seconds
+        self._last_group = 1  # jobs in the last group: >1 means concurrent writers
         self._queue: queue.Queue[_Item | object] = queue.Queue(maxsize=max(1, queue_size))
         self._lock = threading.Lock()  # orders submit() against close()
         self._closed = False
@@ -127,7 +129,13 @@ class Writer:
             assert isinstance(first, _Item)
             group = [first]
             weight = first.weight
-            deadline = time.monotonic() + self._wait
+            # Wait for company only when writes are concurrent (the last group
+            # had several jobs): a lone writer should not pay for grouping. And
+            # never longer than half a COMMIT (PostgreSQL's commit_delay advice):
+            # jobs arriving during a commit form the next group anyway. So a
+            # cheap fsync is not delayed, and on an SD card the setting caps it.
+            wait = min(self._max_wait, self._commit_cost / 2) if self._last_group > 1 else 0.0
+            deadline = time.monotonic() + wait
             while weight < MAX_GROUP_WEIGHT:
                 try:
                     nxt = self._queue.get_nowait()
@@ -145,6 +153,7 @@ class Writer:
                 assert isinstance(nxt, _Item)
                 group.append(nxt)
                 weight += nxt.weight
+            self._last_group = len(group)
             self._commit_group(group)
             self._maybe_optimize(weight)
 
@@ -175,7 +184,10 @@ class Writer:
                 totals.update(delta)  # update(), unlike +=, keeps negative counts
                 outcomes.append((item, result, None))
             self._flush(conn, totals)
+            started = time.perf_counter()
             conn.execute("COMMIT")
+            cost = time.perf_counter() - started
+            self._commit_cost += (cost - self._commit_cost) / 8  # moving average
         except Exception as exc:  # the whole group is lost: nobody may think it durable
             log.exception("write transaction failed; rolled back")
             self._on_rollback()
