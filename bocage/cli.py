@@ -44,7 +44,7 @@ def _serve(settings: Settings, seed_demo: bool) -> None:
             from bocage.demo import seed
 
             created = seed(store)
-            log.info("demo entities loaded", extra={"created": created})
+            log.info("demo entities loaded", extra={"entities_created": created})
         app_ = create_app(settings, store)
         log.info(
             "bocage listening",

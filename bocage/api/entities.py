@@ -13,6 +13,7 @@ from starlette.responses import Response
 
 from bocage.api.calls import run, terms_for, write_one
 from bocage.api.errors import method_not_allowed
+from bocage.api.fastpath import FastRoutes
 from bocage.api.negotiation import (
     GEO_JSON,
     JSON,
@@ -46,7 +47,9 @@ def partial_response(outcome: mut.Outcome, compact: Callable[[str], str]) -> Res
     return json_response(body, status=207)
 
 
-def build_router(services: Services, prefix: str = "") -> APIRouter:
+def build_router(
+    services: Services, prefix: str = "", fast: FastRoutes | None = None
+) -> APIRouter:
     router = APIRouter(prefix=prefix, tags=["NGSI-LD entities"])
     max_body = services.settings.max_body_bytes
 
@@ -200,6 +203,13 @@ def build_router(services: Services, prefix: str = "") -> APIRouter:
         await write_one(services, tenant, entity_id, fn)
         return Response(status_code=204)
 
+    if fast is not None:  # same handlers, reached without FastAPI's machinery
+        fast.add("POST", prefix + "/entities", create_entity)
+        fast.add("GET", prefix + "/entities", query_entities)
+        fast.add("PATCH", prefix + "/entities/{entity_id:path}/attrs/{attr}", partial_update)
+        fast.add("GET", prefix + "/entities/{entity_id:path}/attrs/{attr}", _no_get_attr)
+        fast.add("PATCH", prefix + "/entities/{entity_id:path}/attrs", update_attributes)
+        fast.add("GET", prefix + "/entities/{entity_id:path}", retrieve_entity)
     return router
 
 

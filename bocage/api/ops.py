@@ -33,6 +33,11 @@ class Metrics:
         )
 
 
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(method, route).observe(seconds)
+
+
 class MetricsMiddleware:
     """Pure ASGI middleware: counts and times requests by route template."""
 
@@ -57,10 +62,8 @@ class MetricsMiddleware:
             await self.app(scope, receive, wrapped)
         finally:
             route = scope.get("route")
-            path = getattr(route, "path", "unmatched")
-            method = scope.get("method", "")
-            self.metrics.requests.labels(method, path, str(status)).inc()
-            self.metrics.latency.labels(method, path).observe(time.perf_counter() - start)
+            self.metrics.observe(scope.get("method", ""), getattr(route, "path", "unmatched"),
+                                 status, time.perf_counter() - start)
 
 
 def build_router(services: Services, metrics: Metrics) -> APIRouter:

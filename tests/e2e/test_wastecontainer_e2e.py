@@ -9,56 +9,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 FIXTURES = Path(__file__).parent.parent / "fixtures" / "sdm"
 SYSTEM = {"createdAt", "modifiedAt"}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    data = tmp_path_factory.mktemp("e2e")
-    port = _free_port()
-    env = {**os.environ, "BOCAGE_DATABASE_URL": f"sqlite:///{data}/bocage.db"}
-    log = (data / "server.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "bocage.cli", "serve", "--host", "127.0.0.1", "--port", str(port)],
-        env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                break
-        except httpx.TransportError:
-            time.sleep(0.1)
-        if proc.poll() is not None:
-            log.close()
-            raise RuntimeError((data / "server.log").read_text())
-    else:
-        proc.kill()
-        log.close()
-        raise RuntimeError("bocage serve did not become ready in 30 s")
-    yield base
-    proc.terminate()
-    proc.wait(timeout=10)
-    log.close()
 
 
 def _strip_system(value: object) -> object:
