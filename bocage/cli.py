@@ -40,12 +40,12 @@ def _serve(settings: Settings, seed_demo: bool) -> None:
         typer.echo(f"bocage: cannot open the database: {exc}", err=True)
         raise typer.Exit(2) from None
     try:
+        app_ = create_app(settings, store)
         if seed_demo:
             from bocage.demo import seed
 
-            created = seed(store)
+            created = seed(store, app_.state.services.contexts.core_term_map)
             log.info("demo entities loaded", extra={"entities_created": created})
-        app_ = create_app(settings, store)
         log.info(
             "bocage listening",
             extra={"url": f"http://{settings.host}:{settings.port}", "docs": "/docs"},

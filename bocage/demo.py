@@ -8,12 +8,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+from bocage.domain.terms import Terms
 from bocage.domain.timefmt import format_utc
 from bocage.ngsild import mutations as mut
+from bocage.ngsild.parse import parse_entity
 from bocage.storage.base import Mutation, Store
-
-#: the core @context's @vocab: what a bare term expands to
-_V = "https://uri.etsi.org/ngsi-ld/default-context/"
 
 
 def _prop(value: Any, unit: str | None = None, observed: str | None = None) -> list[dict[str, Any]]:
@@ -35,53 +34,53 @@ def example_entities(now: str) -> list[dict[str, Any]]:
     return [
         {
             "id": "urn:ngsi-ld:Streetlight:01004-0001",
-            "type": [_V + "Streetlight"],
+            "type": "Streetlight",
             "scope": [scope_ambe],
-            _V + "location": _geo(5.3601, 45.9581),
-            _V + "status": _prop("ok"),
-            _V + "powerState": _prop("on", observed=now),
-            _V + "illuminanceLevel": _prop(0.7, "C62", now),
+            "location": _geo(5.3601, 45.9581),
+            "status": _prop("ok"),
+            "powerState": _prop("on", observed=now),
+            "illuminanceLevel": _prop(0.7, "C62", now),
         },
         {
             "id": "urn:ngsi-ld:WasteContainer:01202-0001",
-            "type": [_V + "WasteContainer"],
+            "type": "WasteContainer",
             "scope": [scope_lagn],
-            _V + "location": _geo(5.3445, 45.8996),
-            _V + "fillingLevel": _prop(0.62, "C62", now),
-            _V + "binFullnessThreshold": _prop(80),
+            "location": _geo(5.3445, 45.8996),
+            "fillingLevel": _prop(0.62, "C62", now),
+            "binFullnessThreshold": _prop(80),
         },
         {
             "id": "urn:ngsi-ld:ParkingSite:01004-covoiturage",
-            "type": [_V + "ParkingSite"],
+            "type": "ParkingSite",
             "scope": [scope_ambe],
-            _V + "name": _prop("Aire de covoiturage de la gare"),
-            _V + "location": _geo(5.3632, 45.9555),
-            _V + "totalSpotNumber": _prop(40),
-            _V + "availableSpotNumber": _prop(12, observed=now),
+            "name": _prop("Aire de covoiturage de la gare"),
+            "location": _geo(5.3632, 45.9555),
+            "totalSpotNumber": _prop(40),
+            "availableSpotNumber": _prop(12, observed=now),
         },
         {
             "id": "urn:ngsi-ld:EVChargingStation:01004-0001",
-            "type": [_V + "EVChargingStation"],
+            "type": "EVChargingStation",
             "scope": [scope_ambe],
-            _V + "location": _geo(5.3634, 45.9557),
-            _V + "status": _prop("available", observed=now),
-            _V + "capacity": _prop(2),
+            "location": _geo(5.3634, 45.9557),
+            "status": _prop("available", observed=now),
+            "capacity": _prop(2),
         },
         {
             "id": "urn:ngsi-ld:AirQualityObserved:01004-ecole",
-            "type": [_V + "AirQualityObserved"],
+            "type": "AirQualityObserved",
             "scope": [scope_ambe],
-            _V + "location": _geo(5.3588, 45.9602),
-            _V + "co2": _prop(870, "59", now),
-            _V + "temperature": _prop(20.5, "CEL", now),
+            "location": _geo(5.3588, 45.9602),
+            "co2": _prop(870, "59", now),
+            "temperature": _prop(20.5, "CEL", now),
         },
     ]
 
 
-def seed(store: Store) -> int:
+def seed(store: Store, terms: Terms) -> int:
     """Create the example entities that are missing; returns how many were created."""
     now = format_utc(dt.datetime.now(dt.UTC))
-    entities = example_entities(now)
+    entities = [parse_entity(body, terms) for body in example_entities(now)]
     missing = [e for e in entities if store.get("", e["id"]) is None]
     results = store.apply("", [Mutation(e["id"], mut.create(e, now)) for e in missing])
     return sum(1 for r in results if isinstance(r, dict))

@@ -8,7 +8,9 @@ import sys
 
 import orjson
 
-_SKIP = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+# uvicorn adds an ANSI-coloured copy of each message: noise in a JSON log
+_SKIP = frozenset(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime",
+                                                              "color_message"}
 
 
 class JsonFormatter(logging.Formatter):

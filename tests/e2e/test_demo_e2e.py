@@ -20,3 +20,8 @@ def test_demo_serves_example_equipment_and_restarts_cleanly(tmp_path: Path) -> N
             ambe = httpx.get(f"{api}/entities", params={"scopeQ": "/FR/01/240100883/01004",
                                                         "count": "true", "limit": 0})
             assert ambe.headers["NGSILD-Results-Count"] == "4"
+            near = httpx.get(f"{api}/entities", params={
+                "georel": "near;maxDistance==500", "geometry": "Point",
+                "coordinates": "[5.3445,45.8990]"})
+            assert [e["id"] for e in near.json()] == ["urn:ngsi-ld:WasteContainer:01202-0001"]
+            assert "location" in near.json()[0]
