@@ -20,7 +20,7 @@ from typing import Any
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from bocage.api.errors import problem_response
 from bocage.domain.errors import BocageError
@@ -89,6 +89,23 @@ class BocageApp(FastAPI):
         self.fast = fast
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and await self.fast.handle(scope, receive, send):
-            return
+        if scope["type"] == "http":
+            send = _echo_tenant(scope, send)
+            if await self.fast.handle(scope, receive, send):
+                return
         await super().__call__(scope, receive, send)
+
+
+def _echo_tenant(scope: Scope, send: Send) -> Send:
+    """A response names the tenant its request named (NGSILD-Tenant, clause 6.3.14)."""
+    tenant = next((v for k, v in scope["headers"] if k == b"ngsild-tenant"), None)
+    if tenant is None:
+        return send
+
+    async def sender(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []),
+                                               (b"ngsild-tenant", tenant)]}
+        await send(message)
+
+    return sender

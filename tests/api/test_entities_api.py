@@ -244,7 +244,8 @@ def test_all_attribute_types_round_trip(client: TestClient) -> None:
 def test_tenants_are_isolated_and_unknown_tenant_is_404(client: TestClient) -> None:
     create(client, bin_entity(), **{"NGSILD-Tenant": "commune-01004"})
     url = f"{BASE}/entities/urn:ngsi-ld:WasteContainer:1"
-    assert client.get(url, headers={"NGSILD-Tenant": "commune-01004"}).status_code == 200
+    got = client.get(url, headers={"NGSILD-Tenant": "commune-01004"})
+    assert got.status_code == 200 and got.headers["NGSILD-Tenant"] == "commune-01004"
     assert client.get(url).status_code == 404
     r = client.get(url, headers={"NGSILD-Tenant": "nowhere"})
     assert r.status_code == 404 and r.json()["type"].endswith("NonexistentTenant")

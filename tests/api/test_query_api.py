@@ -103,6 +103,14 @@ def test_scope_q_id_and_id_pattern(loaded: TestClient) -> None:
     assert loaded.get(f"{BASE}/entities", params={"idPattern": "("}).status_code == 400
 
 
+def test_attrs_filters_and_projects(loaded: TestClient) -> None:
+    r = loaded.get(f"{BASE}/entities", params={"attrs": "power"})
+    assert [e["id"] for e in r.json()] == ["urn:ngsi-ld:Streetlight:1"]
+    r = loaded.get(f"{BASE}/entities", params={"type": "WasteContainer", "attrs": "fill,power",
+                                               "limit": 1})
+    assert set(r.json()[0]) == {"id", "type", "scope", "fill"}
+
+
 def test_pagination_and_count(loaded: TestClient) -> None:
     seen: list[str] = []
     for offset in (0, 4, 8):
