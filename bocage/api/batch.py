@@ -19,6 +19,7 @@ from bocage.api.negotiation import (
     request_context,
     tenant_of,
 )
+from bocage.api.openapi_docs import doc
 from bocage.api.query_params import parse_list_request, parse_options, parse_view
 from bocage.api.services import Services
 from bocage.domain.entity import Entity
@@ -91,12 +92,12 @@ def build_router(services: Services, prefix: str = "") -> APIRouter:
                 ok.append(m.entity_id)
         return ok, errors, [r for r in results if not isinstance(r, BocageError)]
 
-    @router.post("/create", summary="Batch create")
+    @router.post("/create", summary="Batch create", openapi_extra=doc(body="array"))
     async def batch_create(request: Request) -> Response:
         ok, errors, _ = await entity_batch(request, mut.create, require_type=True)
         return _batch_response(ok, errors, created=True, return_ids=True)
 
-    @router.post("/upsert", summary="Batch upsert")
+    @router.post("/upsert", summary="Batch upsert", openapi_extra=doc(body="array"))
     async def batch_upsert(request: Request) -> Response:
         options, _ = parse_options(request.query_params)
         created: set[str] = set()
@@ -122,7 +123,7 @@ def build_router(services: Services, prefix: str = "") -> APIRouter:
             return json_response(new_ids, status=201)
         return Response(status_code=204)
 
-    @router.post("/update", summary="Batch update")
+    @router.post("/update", summary="Batch update", openapi_extra=doc(body="array"))
     async def batch_update(request: Request) -> Response:
         options, _ = parse_options(request.query_params)
 
@@ -134,12 +135,12 @@ def build_router(services: Services, prefix: str = "") -> APIRouter:
         ok, errors, _ = await entity_batch(request, build, require_type=False)
         return _batch_response(ok, errors, created=False, return_ids=False)
 
-    @router.post("/merge", summary="Batch merge")
+    @router.post("/merge", summary="Batch merge", openapi_extra=doc(body="array"))
     async def batch_merge(request: Request) -> Response:
         ok, errors, _ = await entity_batch(request, mut.merge, require_type=False, nulls=True)
         return _batch_response(ok, errors, created=False, return_ids=False)
 
-    @router.post("/delete", summary="Batch delete")
+    @router.post("/delete", summary="Batch delete", openapi_extra=doc(body="array"))
     async def batch_delete(request: Request) -> Response:
         tenant, body, _ = await decode(request)
         errors: list[dict[str, Any]] = []
@@ -160,7 +161,8 @@ def build_router(services: Services, prefix: str = "") -> APIRouter:
                 ok.append(m.entity_id)
         return _batch_response(ok, errors, created=False, return_ids=False)
 
-    @router.post("/query", summary="Query entities with a Query body")
+    @router.post("/query", summary="Query entities with a Query body",
+                 openapi_extra=doc(body="object"))
     async def batch_query(request: Request) -> Response:
         tenant = tenant_of(request)
         body = await read_json(request, settings.max_body_bytes)

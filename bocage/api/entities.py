@@ -25,6 +25,7 @@ from bocage.api.negotiation import (
     request_context,
     tenant_of,
 )
+from bocage.api.openapi_docs import QUERY_PARAMS, VIEW_PARAMS, doc
 from bocage.api.query_params import parse_list_request, parse_options, parse_view
 from bocage.api.services import Services
 from bocage.domain.entity import Entity
@@ -66,7 +67,8 @@ def build_router(
             raise ResourceNotFound(f"entity {entity_id} not found", instance=entity_id)
         return entity
 
-    @router.post("/entities", status_code=201, summary="Create an entity")
+    @router.post("/entities", status_code=201, summary="Create an entity",
+                 openapi_extra=doc(body="object"))
     async def create_entity(request: Request) -> Response:
         ld = await ld_request(request, with_body=True)
         entity = parse_entity(ld.body, ld.terms)
@@ -74,7 +76,7 @@ def build_router(
         location = f"/ngsi-ld/v1/entities/{quote(entity['id'], safe=':')}"
         return Response(status_code=201, headers={"Location": location})
 
-    @router.get("/entities", summary="Query entities")
+    @router.get("/entities", summary="Query entities", openapi_extra=doc(*QUERY_PARAMS))
     async def query_entities(request: Request) -> Response:
         ld = await ld_request(request, with_body=False)
         media = accepted(request, (JSON, JSON_LD, GEO_JSON))
@@ -98,7 +100,8 @@ def build_router(
     async def _no_get_attr(entity_id: str, attr: str) -> Response:
         return method_not_allowed(["PATCH", "PUT", "DELETE"])
 
-    @router.get("/entities/{entity_id:path}", summary="Retrieve an entity")
+    @router.get("/entities/{entity_id:path}", summary="Retrieve an entity",
+                openapi_extra=doc(*VIEW_PARAMS))
     async def retrieve_entity(entity_id: str, request: Request) -> Response:
         check_uri(entity_id, "entity id")
         ld = await ld_request(request, with_body=False)
@@ -115,7 +118,7 @@ def build_router(
                              context=ld.context)
 
     @router.put("/entities/{entity_id:path}/attrs/{attr}", status_code=204,
-                summary="Replace an attribute")
+                summary="Replace an attribute", openapi_extra=doc(body="object"))
     async def replace_attribute(entity_id: str, attr: str, request: Request) -> Response:
         check_uri(entity_id, "entity id")
         ld = await ld_request(request, with_body=True)
@@ -125,7 +128,7 @@ def build_router(
         return Response(status_code=204)
 
     @router.patch("/entities/{entity_id:path}/attrs/{attr}", status_code=204,
-                  summary="Partial attribute update")
+                  summary="Partial attribute update", openapi_extra=doc(body="object"))
     async def partial_update(entity_id: str, attr: str, request: Request) -> Response:
         check_uri(entity_id, "entity id")
         ld = await ld_request(request, with_body=True)
@@ -153,7 +156,9 @@ def build_router(
         await write_one(services, ld.tenant, entity_id, fn)
         return Response(status_code=204)
 
-    @router.post("/entities/{entity_id:path}/attrs", summary="Append attributes")
+    @router.post("/entities/{entity_id:path}/attrs", summary="Append attributes",
+        openapi_extra=doc(body="object"),
+    )
     async def append_attributes(entity_id: str, request: Request) -> Response:
         check_uri(entity_id, "entity id")
         ld = await ld_request(request, with_body=True)
@@ -165,7 +170,9 @@ def build_router(
         await write_one(services, ld.tenant, entity_id, fn)
         return partial_response(outcome, ld.terms.compact)
 
-    @router.patch("/entities/{entity_id:path}/attrs", summary="Update attributes")
+    @router.patch("/entities/{entity_id:path}/attrs", summary="Update attributes",
+        openapi_extra=doc(body="object"),
+    )
     async def update_attributes(entity_id: str, request: Request) -> Response:
         check_uri(entity_id, "entity id")
         ld = await ld_request(request, with_body=True)
@@ -175,7 +182,9 @@ def build_router(
         await write_one(services, ld.tenant, entity_id, fn)
         return partial_response(outcome, ld.terms.compact)
 
-    @router.put("/entities/{entity_id:path}", status_code=204, summary="Replace an entity")
+    @router.put("/entities/{entity_id:path}", status_code=204, summary="Replace an entity",
+        openapi_extra=doc(body="object"),
+    )
     async def replace_entity(entity_id: str, request: Request) -> Response:
         check_uri(entity_id, "entity id")
         ld = await ld_request(request, with_body=True)
@@ -185,7 +194,9 @@ def build_router(
         await write_one(services, ld.tenant, entity_id, fn)
         return Response(status_code=204)
 
-    @router.patch("/entities/{entity_id:path}", status_code=204, summary="Merge an entity")
+    @router.patch("/entities/{entity_id:path}", status_code=204, summary="Merge an entity",
+        openapi_extra=doc(body="object"),
+    )
     async def merge_entity(entity_id: str, request: Request) -> Response:
         check_uri(entity_id, "entity id")
         ld = await ld_request(request, with_body=True)

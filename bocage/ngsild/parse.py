@@ -132,7 +132,8 @@ _KEY_TYPE = {
 
 
 def _is_geometry(value: object) -> bool:
-    return isinstance(value, dict) and value.get("type") in _GEO_TYPES and (
+    kind = value.get("type") if isinstance(value, dict) else None
+    return isinstance(kind, str) and kind in _GEO_TYPES and isinstance(value, dict) and (
         "coordinates" in value or "geometries" in value
     )
 

@@ -142,4 +142,5 @@ def render_feature(
 
 
 def is_geometry(value: Any) -> bool:
-    return isinstance(value, dict) and value.get("type") in _GEO_TYPES
+    kind = value.get("type") if isinstance(value, dict) else None
+    return isinstance(kind, str) and kind in _GEO_TYPES
