@@ -80,7 +80,7 @@ class SQLiteStore:
             # the WAL at each COMMIT, which group commit makes affordable.
             conn.execute("PRAGMA synchronous = FULL")
             conn.execute("PRAGMA busy_timeout = 5000")
-            conn.execute("PRAGMA cache_size = -65536")  # 64 MiB: index maintenance
+            conn.execute("PRAGMA cache_size = -16384")  # 16 MiB: index maintenance
             conn.execute("PRAGMA temp_store = MEMORY")
             migrate(conn)
         except BaseException:
@@ -321,7 +321,7 @@ class SQLiteStore:
             conn.execute("PRAGMA query_only = 1")
             conn.execute("PRAGMA busy_timeout = 5000")
             # the OS page cache, shared by all readers, rather than big private caches
-            conn.execute("PRAGMA mmap_size = 1073741824")
+            conn.execute("PRAGMA mmap_size = 0")
             conn.execute("PRAGMA cache_size = -8192")
             with self._readers_lock:
                 self._readers.append(conn)
