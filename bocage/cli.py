@@ -82,6 +82,34 @@ def version() -> None:
     typer.echo(__version__)
 
 
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+
+@db_app.command("upgrade")
+def db_upgrade(config: ConfigOpt = None) -> None:
+    """Apply the missing schema migrations to the configured database, then exit."""
+    from bocage.storage.factory import mask_password
+
+    settings = _settings(config)
+    url = settings.database_url
+    try:
+        if url.startswith(("postgresql://", "postgres://", "postgresql+")):
+            from bocage.storage.postgres import upgrade
+
+            version = upgrade(url)
+        else:  # opening a SQLite store migrates it
+            from bocage.storage.factory import open_store
+            from bocage.storage.sqlite_schema import MIGRATIONS
+
+            open_store(url, settings.group_commit_ms).close()
+            version = len(MIGRATIONS)
+    except (ValueError, OSError, RuntimeError) as exc:
+        typer.echo(f"bocage: cannot upgrade the database: {exc}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{mask_password(url)}: schema version {version}")
+
+
 def main() -> None:
     app()
 

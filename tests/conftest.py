@@ -7,11 +7,13 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import postgres_server
 import pytest
 from starlette.testclient import TestClient
 
 from bocage.api.app import create_app
 from bocage.settings import Settings
+from bocage.storage.base import Store
 from bocage.storage.sqlite import SQLiteStore
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -22,9 +24,27 @@ def settings(tmp_path: Path) -> Settings:
     return Settings(database_url=f"sqlite:///{tmp_path}/bocage.db", context_fetch_timeout=2.0)
 
 
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[SQLiteStore]:
-    s = SQLiteStore(str(tmp_path / "bocage.db"))
+@pytest.fixture(scope="session")
+def postgres_db() -> Iterator[postgres_server.Throwaway]:
+    """One throwaway PostgreSQL database for the whole run (see postgres_server)."""
+    db = postgres_server.create()
+    yield db
+    postgres_server.drop(db)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """Every API test runs on both backends; the PostgreSQL one on the run's
+    database, emptied before each test."""
+    s: Store
+    if request.param == "postgres":
+        from bocage.storage.postgres import PostgresStore
+
+        db = request.getfixturevalue("postgres_db")
+        postgres_server.empty(db)
+        s = PostgresStore(db.url)
+    else:
+        s = SQLiteStore(str(tmp_path / "bocage.db"))
     yield s
     s.close()
 

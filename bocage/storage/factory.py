@@ -2,7 +2,8 @@
 
 * ``sqlite:///relative/path.db`` (relative to the working directory),
   ``sqlite:////absolute/path.db``; the parent directory is created.
-* ``postgresql://...``: not available yet.
+* ``postgresql://user:password@host:5432/dbname`` (also ``postgres://``,
+  ``postgresql+psycopg://``): PostgreSQL with PostGIS, see docs/postgresql.md.
 
 ``sqlite:///:memory:`` is refused: the store reads through separate
 connections, which cannot share a private in-memory database; point it at a
@@ -26,10 +27,11 @@ def open_store(database_url: str, group_commit_ms: float = 2.0) -> Store:
 
         return SQLiteStore(path, group_commit_ms)
     if database_url.startswith(("postgresql://", "postgres://", "postgresql+")):
-        raise ValueError(
-            "PostgreSQL backend not available yet "
-            f"({mask_password(database_url)}); use sqlite:///path/to/bocage.db"
-        )
+        # an unreachable server raises DatabaseUnavailable (OSError), a database
+        # bocage cannot use SchemaError (ValueError), both naming the masked URL
+        from bocage.storage.postgres import PostgresStore
+
+        return PostgresStore(database_url, group_commit_ms)
     raise ValueError(
         f"unsupported database_url {mask_password(database_url)!r}: "
         "expected sqlite:///relative/path.db or sqlite:////absolute/path.db"

@@ -1,0 +1,320 @@
+"""EntityQuery -> SQL prefilter for the PostgreSQL store (pure functions).
+
+The query is translated into the same :class:`Prefilter` of atoms as for
+SQLite (``sqlite_query.translate``: a superset of the answer, never a subset;
+the exact evaluators decide), and only the SQL differs. As in SQLite the store
+measures each atom with a capped count (one round trip for all of them), then
+picks a shape itself rather than leaving it to the planner's estimates, which
+know nothing of per-attribute value distributions in ``attr_num``:
+
+* **driven** — the smallest conjunct holds fewer than ``cap`` pks: fetch that
+  pk set (checked against the cheap conjuncts) into Python, sorted, then read
+  entity rows by pk, a page's worth at a time;
+* **streamed** — everything is broad: walk a type (or attribute name) index in
+  pk order, or the tenant's entities, in keyset chunks (``pk > last ... LIMIT
+  n``): every chunk is a fresh LIMIT query, so its plan is a fast-start index
+  walk whatever the statistics say, and no server-side cursor stays open.
+
+Strings are compared as UTF-8 ``bytea`` (see ``postgres_schema``).
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+from bocage.domain.entity import Entity
+from bocage.domain.errors import BadRequestData
+from bocage.domain.query import EntityQuery
+from bocage.ngsild.geo import geo_matches
+from bocage.ngsild.q import matches
+from bocage.ngsild.scopeq import scope_matches
+from bocage.storage.sqlite_query import (
+    DEFAULT_CAP,
+    AllOf,
+    AnyOf,
+    Atom,
+    GeoBox,
+    HasAttr,
+    IdIn,
+    Node,
+    NumIn,
+    NumRange,
+    Prefilter,
+    Scope,
+    TxtIn,
+    TxtRange,
+    TypeIs,
+    atoms_to_probe,
+    estimate,
+)
+
+Params = list[object]
+Check = Callable[[Entity], bool]
+
+#: Atoms whose pk sets come out of their index in pk order (streamable).
+_ORDERED: Final = (TypeIs, HasAttr)
+#: Atoms cheap to check per row with a correlated seek.
+_CHEAP: Final = (TypeIs, HasAttr, IdIn)
+
+
+def enc(text: str) -> bytes:
+    """A str as stored in a ``bytea`` column (lone surrogates kept, in order)."""
+    return text.encode("utf-8", "surrogatepass")
+
+
+def dec(raw: bytes) -> str:
+    return bytes(raw).decode("utf-8", "surrogatepass")
+
+
+def exact_checks(query: EntityQuery) -> list[Check]:
+    """The exact filters, cheapest first (idPattern validated here, before SQL)."""
+    checks: list[Check] = []
+    if query.id_pattern is not None:
+        try:
+            pattern = re.compile(query.id_pattern)
+        except (re.error, RecursionError, OverflowError) as exc:
+            raise BadRequestData(f"invalid idPattern: {exc}") from exc
+        checks.append(lambda entity: pattern.fullmatch(entity["id"]) is not None)
+    if query.q is not None:
+        checks.append(functools.partial(matches, query.q))
+    if query.geo is not None:
+        checks.append(functools.partial(geo_matches, query.geo))
+    if query.scope_q:
+        scope_q = query.scope_q
+        checks.append(lambda entity: scope_matches(scope_q, entity.get("scope") or ()))
+    return checks
+
+
+# ---------------------------------------------------------------------- plans
+
+
+@dataclass(frozen=True, slots=True)
+class Driven:
+    """``pks_sql`` selects the candidate pks (any order, maybe repeated)."""
+
+    pks_sql: str
+    params: Params
+
+
+@dataclass(frozen=True, slots=True)
+class Streamed:
+    """``sql`` selects ``pk, data`` in pk order; append the keyset tail with
+    :func:`after` (chunks) or page it with :func:`paged` (exact queries)."""
+
+    sql: str
+    params: Params
+    pk: str  # the column the walk is ordered by
+    count_sql: str
+    count_params: Params
+
+
+Plan = Driven | Streamed | None  # None: the answer is empty
+
+
+def after(plan: Streamed, last: int, size: int) -> tuple[str, Params]:
+    return (
+        f"{plan.sql} AND {plan.pk} > %s ORDER BY {plan.pk} LIMIT %s",
+        [*plan.params, last, size],
+    )
+
+
+def paged(plan: Streamed, limit: int, offset: int) -> tuple[str, Params]:
+    return f"{plan.sql} ORDER BY {plan.pk} LIMIT %s OFFSET %s", [*plan.params, limit, offset]
+
+
+def rows_by_pk_sql(pks: Sequence[int]) -> tuple[str, Params]:
+    return "SELECT pk, data::text FROM entities WHERE pk = ANY(%s::bigint[])", [list(pks)]
+
+
+# --------------------------------------------------------------------- probes
+
+
+def probes_sql(
+    scope: Scope, prefilter: Prefilter, cap: int = DEFAULT_CAP
+) -> tuple[list[Atom], str, Params]:
+    """One statement counting every atom that decides the shape (capped at
+    ``cap``); atoms naming an IRI never stored are left out (size 0)."""
+    measured: list[Atom] = []
+    columns: list[str] = []
+    params: Params = []
+    for atom in atoms_to_probe(prefilter, cap):
+        if prune(atom, scope) is None:
+            continue
+        sql, p = pkset_sql(scope, atom)
+        measured.append(atom)
+        columns.append(f"(SELECT count(*) FROM ({sql} LIMIT %s) s)")
+        params.extend([*p, cap])
+    return measured, "SELECT " + ", ".join(columns) if columns else "", params
+
+
+def prune(node: Node, scope: Scope) -> Node | None:
+    """Drop what names an IRI never stored (an empty set); None if all is empty."""
+    if isinstance(node, AllOf):
+        parts = [prune(p, scope) for p in node.parts]
+        if any(p is None for p in parts):
+            return None
+        return AllOf(tuple(p for p in parts if p is not None))
+    if isinstance(node, AnyOf):
+        kept = tuple(p for p in (prune(p, scope) for p in node.parts) if p is not None)
+        if not kept:
+            return None
+        return kept[0] if len(kept) == 1 else AnyOf(kept)
+    if isinstance(node, IdIn):
+        return node
+    iri = node.type if isinstance(node, TypeIs) else node.name
+    return node if iri in scope.nids else None
+
+
+def _driver(node: Node, sizes: Mapping[Atom, int], cap: int) -> Node:
+    """The cheapest pk set implied by node (an AllOf drives from its smallest part)."""
+    if isinstance(node, AllOf):
+        return _driver(min(node.parts, key=lambda p: estimate(p, sizes, cap)), sizes, cap)
+    if isinstance(node, AnyOf):
+        return AnyOf(tuple(_driver(p, sizes, cap) for p in node.parts))
+    return node
+
+
+# ------------------------------------------------------------------------ SQL
+
+
+def pkset_sql(scope: Scope, node: Node) -> tuple[str, Params]:
+    """A SELECT of the pks of a pruned node (AllOf -> INTERSECT, AnyOf -> UNION)."""
+    tid = scope.tid
+    if isinstance(node, AllOf | AnyOf):
+        glue = " INTERSECT " if isinstance(node, AllOf) else " UNION "
+        sqls: list[str] = []
+        params: Params = []
+        for part in node.parts:
+            sql, p = pkset_sql(scope, part)
+            sqls.append(f"(SELECT pk FROM ({sql}) s)")
+            params.extend(p)
+        return glue.join(sqls), params
+    if isinstance(node, IdIn):
+        return (
+            "SELECT pk FROM entities WHERE tid = %s AND id = ANY(%s::bytea[])",
+            [tid, [enc(i) for i in node.ids]],
+        )
+    if isinstance(node, TypeIs):
+        nid = scope.nids[node.type]
+        return "SELECT pk FROM entity_types WHERE tid = %s AND nid = %s", [tid, nid]
+    nid = scope.nids[node.name]
+    if isinstance(node, HasAttr):
+        return "SELECT pk FROM attr_names WHERE tid = %s AND nid = %s", [tid, nid]
+    if isinstance(node, NumIn):
+        return (
+            "SELECT pk FROM attr_num WHERE tid = %s AND nid = %s AND num = ANY(%s::float8[])",
+            [tid, nid, list(node.values)],
+        )
+    if isinstance(node, TxtIn):
+        return (
+            "SELECT pk FROM attr_txt WHERE tid = %s AND nid = %s AND txt = ANY(%s::bytea[])",
+            [tid, nid, [enc(v) for v in node.values]],
+        )
+    if isinstance(node, NumRange | TxtRange):
+        table, column, cast = (
+            ("attr_num", "num", "float8")
+            if isinstance(node, NumRange)
+            else ("attr_txt", "txt", "bytea")
+        )
+        sql = f"SELECT pk FROM {table} WHERE tid = %s AND nid = %s"
+        params = [tid, nid]
+        for bound, op in ((node.low, ">="), (node.high, "<=")):
+            if bound is not None:
+                sql += f" AND {column} {op} %s::{cast}"
+                params.append(enc(bound) if isinstance(bound, str) else bound)
+        return sql, params
+    assert isinstance(node, GeoBox)
+    return (
+        "SELECT pk FROM geo_index WHERE tid = %s AND nid = %s"
+        " AND box && ST_MakeEnvelope(%s, %s, %s, %s, 4326)",
+        [tid, nid, node.minx, node.miny, node.maxx, node.maxy],
+    )
+
+
+def check_sql(scope: Scope, node: Node, pk: str) -> tuple[str, Params] | None:
+    """A condition on the row whose pk is ``pk``, implied by node; None = TRUE."""
+    if isinstance(node, AllOf | AnyOf):
+        found = [check_sql(scope, p, pk) for p in node.parts]
+        checks = [c for c in found if c is not None]
+        if isinstance(node, AnyOf) and len(checks) < len(found):
+            return None  # one branch unchecked: the OR may hold
+        if not checks:
+            return None
+        glue = " AND " if isinstance(node, AllOf) else " OR "
+        return "(" + glue.join(s for s, _ in checks) + ")", [x for _, p in checks for x in p]
+    if isinstance(node, TypeIs | HasAttr):
+        table = "entity_types" if isinstance(node, TypeIs) else "attr_names"
+        nid = scope.nids[node.type if isinstance(node, TypeIs) else node.name]
+        return (
+            f"EXISTS (SELECT 1 FROM {table} x WHERE x.tid = %s AND x.nid = %s AND x.pk = {pk})",
+            [scope.tid, nid],
+        )
+    if isinstance(node, IdIn):
+        sql, params = pkset_sql(scope, node)
+        return f"{pk} IN ({sql})", params
+    return None
+
+
+def plan(
+    scope: Scope, prefilter: Prefilter, sizes: Mapping[Atom, int], cap: int = DEFAULT_CAP
+) -> Plan:
+    """The SQL shape for measured atom ``sizes`` (see the module docstring)."""
+    conjuncts: list[Node] = []
+    for conjunct in prefilter.conjuncts:
+        pruned = prune(conjunct, scope)
+        if pruned is None:
+            return None
+        conjuncts.append(pruned)
+    best: Node | None = None
+    if conjuncts:
+        best = min(conjuncts, key=lambda c: estimate(c, sizes, cap))
+        size = estimate(best, sizes, cap)
+        if size == 0:
+            return None
+        if size >= cap:
+            best = None
+    if best is not None:
+        sql, params = pkset_sql(scope, _driver(best, sizes, cap))
+        sql = f"SELECT c.pk FROM ({sql}) c WHERE TRUE"
+        sql, params = _with_checks(scope, conjuncts, best, sql, params, "c.pk")
+        return Driven(sql, params)
+    best = next((c for c in conjuncts if isinstance(c, _ORDERED)), None)
+    if isinstance(best, TypeIs | HasAttr):
+        table = "entity_types" if isinstance(best, TypeIs) else "attr_names"
+        nid = scope.nids[best.type if isinstance(best, TypeIs) else best.name]
+        where = "d.tid = %s AND d.nid = %s"
+        params = [scope.tid, nid]
+        source, count_source, pk = (
+            f"{table} d JOIN entities e ON e.pk = d.pk",
+            f"{table} d",
+            "d.pk",
+        )
+    else:
+        where, params = "e.tid = %s", [scope.tid]
+        source, count_source, pk = "entities e", "entities e", "e.pk"
+    sql, params = _with_checks(scope, conjuncts, best, f"WHERE {where}", params, pk)
+    return Streamed(
+        f"SELECT {pk}, e.data::text FROM {source} {sql}",
+        params,
+        pk,
+        f"SELECT count(*) FROM {count_source} {sql}",
+        params,
+    )
+
+
+def _with_checks(
+    scope: Scope, conjuncts: list[Node], best: Node | None, sql: str, params: Params, pk: str
+) -> tuple[str, Params]:
+    params = list(params)
+    for conjunct in conjuncts:
+        if conjunct is best and isinstance(best, _CHEAP):
+            continue  # the driver already is this condition
+        check = check_sql(scope, conjunct, pk)
+        if check is not None:
+            sql += " AND " + check[0]
+            params.extend(check[1])
+    return sql, params
