@@ -56,6 +56,8 @@ from bocage.storage.postgres_query import (
     dec,
     enc,
     exact_checks,
+    filter_sql,
+    holds,
     paged,
     plan,
     probes_sql,
@@ -281,7 +283,7 @@ class PostgresStore:
                 chosen = plan(scope, prefilter, sizes, self._cap)
                 if chosen is None:
                     return empty
-                if query.limit <= 0 and not query.count and not prefilter.exact:
+                if query.limit <= 0 and not query.count:
                     return empty
                 return _page(conn, chosen, query, checks if not prefilter.exact else None)
 
@@ -437,25 +439,39 @@ def _page(conn: Conn, chosen: Plan, query: EntityQuery, checks: list[Check] | No
     limit = max(0, query.limit)
     if isinstance(chosen, Driven):
         pks = sorted({int(pk) for (pk,) in conn.execute(chosen.pks_sql, chosen.params)})
+        pks = _checked(conn, chosen, pks)
         if checks is None:
             wanted = pks[first : first + limit]
-            page = _rows(conn, wanted) if wanted else []
-            return QueryPage(page, len(pks) if query.count else None)
+            return QueryPage(_rows(conn, wanted), len(pks) if query.count else None)
         return _filtered(query, _driven_chunks(conn, pks), checks)
     assert isinstance(chosen, Streamed)
-    if checks is None:
+    if checks is None and not chosen.checks:
         page = []
         if limit > 0:
             page = [_loads(data) for _, data in conn.execute(*paged(chosen, limit, first))]
         count = None
         if query.count:
-            row = conn.execute(chosen.count_sql, chosen.count_params).fetchone()
+            row = conn.execute(chosen.count_sql, chosen.params).fetchone()
             count = int(row[0]) if row else 0
         return QueryPage(page, count)
-    return _filtered(query, _streamed_chunks(conn, chosen, first + limit, query.count), checks)
+    return _filtered(
+        query, _streamed_chunks(conn, chosen, first + limit, query.count), checks or []
+    )
+
+
+def _checked(conn: Conn, chosen: Driven | Streamed, pks: list[int]) -> list[int]:
+    """``pks`` (in order) that pass the plan's index checks."""
+    if not chosen.checks or not pks:
+        return pks
+    found_atoms, sql, params = filter_sql(chosen.scope, chosen.checks, pks)
+    row = conn.execute(sql, params).fetchone() or ()
+    found = {atom: set(holding) for atom, holding in zip(found_atoms, row, strict=True)}
+    return [pk for pk in pks if all(holds(c, found, pk) for c in chosen.checks)]
 
 
 def _rows(conn: Conn, pks: list[int]) -> list[dict[str, object]]:
+    if not pks:
+        return []
     by_pk = {int(pk): data for pk, data in conn.execute(*rows_by_pk_sql(pks))}
     return [_loads(by_pk[pk]) for pk in pks if pk in by_pk]
 
@@ -480,13 +496,15 @@ def _driven_chunks(conn: Conn, pks: list[int]) -> Iterator[list[dict[str, object
 def _streamed_chunks(
     conn: Conn, chosen: Streamed, wanted: int, counting: bool
 ) -> Iterator[list[dict[str, object]]]:
+    """Walk the plan's index in keyset chunks: pks, then checks, then rows
+    (three statements the planner cannot get wrong)."""
     last = 0
     for size in _chunk_sizes(wanted, counting):
-        rows = conn.execute(*after(chosen, last, size)).fetchall()
-        if rows:
-            last = int(rows[-1][0])
-            yield [_loads(data) for _, data in rows]
-        if len(rows) < size:
+        pks = [int(pk) for (pk,) in conn.execute(*after(chosen, last, size))]
+        if pks:
+            last = pks[-1]
+            yield _rows(conn, _checked(conn, chosen, pks))
+        if len(pks) < size:
             return
 
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any, Final
+from dataclasses import dataclass
+from typing import Any, Final, cast
 
 import orjson
 import psycopg
@@ -111,16 +111,6 @@ class _State:
     created_at: int = 0  # mutation number of its (re)creation: the order of new pks
 
 
-@dataclass(slots=True)
-class _Writes:
-    """Rows to write, per table, for the whole job."""
-
-    gone: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
-    new: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)
-    fresh: dict[str, list[tuple[Any, ...]]] = field(default_factory=dict)  # rows of new pks
-    geo_gone: list[int] = field(default_factory=list)
-
-
 def apply_mutations(
     conn: Conn,
     interner: Interner,
@@ -131,13 +121,15 @@ def apply_mutations(
     tid = interner.tenant(conn, tenant, create=False)
     states: dict[str, _State] = {}
     if tid is not None:
-        use_tenant(conn, tid)
         wanted = list(dict.fromkeys(enc(m.entity_id) for m in mutations))
-        for pk, raw_id, data in conn.execute(
-            "SELECT pk, id, data::text FROM entities WHERE tid = %s AND id = ANY(%s::bytea[])"
-            " FOR UPDATE",
-            (tid, wanted),
-        ):
+        with conn.pipeline():  # one round trip for both
+            use_tenant(conn, tid)
+            cursor = conn.execute(
+                "SELECT pk, id, data::text FROM entities WHERE tid = %s AND id = ANY(%s::bytea[])"
+                " FOR UPDATE",
+                (tid, wanted),
+            )
+        for pk, raw_id, data in cursor:
             states[dec(raw_id)] = _State(pk, data, data)
     results: list[MutationResult] = []
     for number, mutation in enumerate(mutations):
@@ -151,7 +143,7 @@ def apply_mutations(
                 blob, rows = None, EMPTY
             else:  # encode and index before writing: a bad entity writes nothing
                 blob = _encode(outcome, mutation.entity_id)
-                rows = index_rows(outcome)  # type: ignore[arg-type]  # a dict, checked
+                rows = index_rows(cast(Entity, outcome))  # a dict: _encode checked
         except BocageError as exc:
             results.append(exc)
             continue
@@ -170,7 +162,7 @@ def apply_mutations(
         elif state.blob is None:
             state.created_at = number
         state.blob, state.rows, state.dirty = blob, rows, True
-        results.append(None if outcome is DELETE else outcome)  # type: ignore[arg-type]
+        results.append(None if blob is None else cast(Entity, outcome))
     dirty = {eid: s for eid, s in states.items() if s.dirty}
     if dirty:
         if tid is None and any(s.blob is not None for s in dirty.values()):
@@ -193,8 +185,8 @@ def _encode(outcome: object, entity_id: str) -> str:
 def _write(
     conn: Conn, interner: Interner, tid: int, states: dict[str, _State], stats: Counter[Any]
 ) -> None:
-    deleted: list[int] = []
-    updated: list[tuple[int, str]] = []
+    deleted: list[tuple[Any, ...]] = []
+    updated: list[tuple[Any, ...]] = []
     created = sorted(
         (s.created_at, eid)
         for eid, s in states.items()
@@ -207,28 +199,32 @@ def _write(
             continue  # created in this job: only new rows
         before = index_rows(orjson.loads(state.original))
         if state.blob is None or state.recreated:
-            deleted.append(state.pk)
+            deleted.append((state.pk,))
             diffs.append((state.pk, before, EMPTY, False))
         elif state.blob != state.original:
-            updated.append((state.pk, state.blob))
+            updated.append((state.blob, state.pk))
             diffs.append((state.pk, before, state.rows or EMPTY, False))
-    new_rows: list[tuple[int, int, bytes, str]] = []
+    new_rows: list[tuple[Any, ...]] = []
     for (_, eid), pk in zip(created, pks, strict=True):
         state = states[eid]
         assert state.blob is not None and state.rows is not None
         new_rows.append((pk, tid, enc(eid), state.blob))
         diffs.append((pk, EMPTY, state.rows, True))
-    if deleted:
-        conn.execute("DELETE FROM entities WHERE pk = ANY(%s::bigint[])", (deleted,))
-    if updated:
-        conn.execute(
-            "UPDATE entities e SET data = u.data::json"
-            " FROM unnest(%s::bigint[], %s::text[]) AS u(pk, data) WHERE e.pk = u.pk",
-            ([pk for pk, _ in updated], [blob for _, blob in updated]),
-        )
-    if new_rows:
-        _insert(conn, "entities", ("pk", "tid", "id", "data"), new_rows, fresh=True)
-    _write_index(conn, interner, tid, diffs, stats)
+    batch = _Batch()
+    batch.add(  # first: a re-created entity's new row reuses its (tid, id)
+        "DELETE FROM entities WHERE pk = %s",
+        "DELETE FROM entities WHERE pk = ANY(%s::bigint[])",
+        deleted,
+    )
+    batch.add(
+        "UPDATE entities SET data = %s::json WHERE pk = %s",
+        "UPDATE entities e SET data = u.data::json"
+        " FROM unnest(%b::text[], %b::int8[]) AS u(data, pk) WHERE e.pk = u.pk",
+        updated,
+    )
+    batch.insert("entities", ("pk", "tid", "id", "data"), new_rows, fresh=True)
+    _write_index(conn, batch, interner, tid, diffs, stats)
+    batch.run(conn)
 
 
 def _new_pks(conn: Conn, n: int) -> list[int]:
@@ -250,13 +246,66 @@ _INDEX_TABLES: Final = {
 }
 _TYPES: Final = {
     "entities": ("int8", "int4", "bytea", "text"),
-    "geo": ("int4", "int4", "int8", "float8", "float8", "float8", "float8"),
     **{table: types for table, (_, types) in _INDEX_TABLES.items()},
 }
+#: Up to this many rows, one plain statement per row (pipelined by executemany,
+#: each an index seek); beyond, one array statement. An array join on few rows
+#: lets the planner pick a hash join over a sequential scan of a large table.
+_FEW: Final = 32
+# box2d -> geometry gives a POINT for a degenerate box: points stay points
+_BOX: Final = "ST_SetSRID(ST_MakeBox2D(ST_Point(%s, %s), ST_Point(%s, %s))::geometry, 4326)"
+
+
+class _Batch:
+    """A job's writes, sent in one pipeline (one round trip) in order; COPYs,
+    which a pipeline cannot carry, run after it."""
+
+    def __init__(self) -> None:
+        self._statements: list[tuple[str, list[tuple[Any, ...]] | None, Any]] = []
+        self._copies: list[tuple[str, Sequence[str], list[tuple[Any, ...]]]] = []
+
+    def add(self, one: str, many: str, rows: list[tuple[Any, ...]]) -> None:
+        if len(rows) > _FEW:
+            self._statements.append((many, None, _columns(rows)))
+        elif rows:
+            self._statements.append((one, rows, None))
+
+    def insert(
+        self, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], fresh: bool
+    ) -> None:
+        """``fresh`` rows belong to pks created in this job: they cannot
+        collide, and are COPYed when there are many."""
+        if fresh and len(rows) >= COPY_FROM:
+            self._copies.append((table, columns, rows))
+            return
+        names = ", ".join(columns)
+        values = ", ".join("%s::json" if c == "data" else "%s" for c in columns)
+        select = ", ".join(f"{c}::json" if c == "data" else c for c in columns)
+        # The index tables are sets: a stray row must not fail a write. An
+        # entity row that exists already must (another process created it).
+        conflict = "" if table == "entities" else " ON CONFLICT DO NOTHING"
+        self.add(
+            f"INSERT INTO {table} ({names}) VALUES ({values}){conflict}",
+            f"INSERT INTO {table} ({names}) SELECT {select} FROM {_unnest(_TYPES[table])}"
+            f" AS u({names}){conflict}",
+            rows,
+        )
+
+    def run(self, conn: Conn) -> None:
+        if self._statements:
+            with conn.pipeline():
+                for query, rows, arrays in self._statements:
+                    if rows is not None:
+                        conn.cursor().executemany(sql.SQL(query), rows)
+                    else:
+                        conn.execute(sql.SQL(query), arrays)
+        for table, columns, rows in self._copies:
+            _copy(conn, table, columns, rows)
 
 
 def _write_index(
     conn: Conn,
+    batch: _Batch,
     interner: Interner,
     tid: int,
     diffs: list[tuple[int, IndexRows, IndexRows, bool]],
@@ -273,7 +322,7 @@ def _write_index(
     gone: dict[str, list[tuple[Any, ...]]] = {t: [] for t in _INDEX_TABLES}
     new: dict[str, list[tuple[Any, ...]]] = {t: [] for t in _INDEX_TABLES}
     fresh: dict[str, list[tuple[Any, ...]]] = {t: [] for t in _INDEX_TABLES}
-    geo_gone: list[int] = []
+    geo_gone: list[tuple[Any, ...]] = []
     geo_new: list[tuple[Any, ...]] = []
     for pk, before, after, is_fresh in diffs:
         out = fresh if is_fresh else new
@@ -287,76 +336,64 @@ def _write_index(
         out["attr_txt"] += [(tid, nid[n], enc(v), pk) for n, v in after.txts - before.txts]
         if before.geos != after.geos:
             if before.geos:
-                geo_gone.append(pk)
-            geo_new += [(tid, nid[name], pk, *box) for name, *box in after.geos]
+                geo_gone.append((pk,))
+            # the box's corners: (minx, miny), (maxx, maxy)
+            geo_new += [(tid, nid[name], pk, x0, y0, x1, y1) for name, x0, x1, y0, y1 in after.geos]
         for fact in before.facts - after.facts:
             stats[(tid, *fact)] -= 1
         for fact in after.facts - before.facts:
             stats[(tid, *fact)] += 1
     for table, (columns, types) in _INDEX_TABLES.items():
-        if gone[table]:
-            keys = " AND ".join(f"t.{c} = g.{c}" for c in columns)
-            conn.execute(
-                sql.SQL(
-                    f"DELETE FROM {table} t USING {_unnest(types)} AS g({', '.join(columns)})"
-                    f" WHERE {keys}"
-                ),
-                _columns(gone[table]),
-            )
-        _insert(conn, table, columns, new[table], fresh=False)
-        _insert(conn, table, columns, fresh[table], fresh=True)
-    if geo_gone:
-        conn.execute("DELETE FROM geo_index WHERE pk = ANY(%s::bigint[])", (geo_gone,))
-    if geo_new:
-        # box2d -> geometry gives a POINT for a degenerate box: points stay points
-        conn.execute(
-            f"INSERT INTO geo_index (tid, nid, pk, box) SELECT tid, nid, pk,"
-            " ST_SetSRID(ST_MakeBox2D(ST_Point(minx, miny), ST_Point(maxx, maxy))::geometry,"
-            f" 4326) FROM {_unnest(_TYPES['geo'])} AS g(tid, nid, pk, minx, maxx, miny, maxy)",
-            _columns(geo_new),
+        keys = " AND ".join(f"{c} = %s" for c in columns)
+        joined = " AND ".join(f"t.{c} = g.{c}" for c in columns)
+        batch.add(
+            f"DELETE FROM {table} WHERE {keys}",
+            f"DELETE FROM {table} t USING {_unnest(types)} AS g({', '.join(columns)})"
+            f" WHERE {joined}",
+            gone[table],
         )
+        batch.insert(table, columns, new[table], fresh=False)
+        batch.insert(table, columns, fresh[table], fresh=True)
+    batch.add(
+        "DELETE FROM geo_index WHERE pk = %s",
+        "DELETE FROM geo_index WHERE pk = ANY(%s::bigint[])",
+        geo_gone,
+    )
+    batch.add(
+        f"INSERT INTO geo_index (tid, nid, pk, box) VALUES (%s, %s, %s, {_BOX})",
+        "INSERT INTO geo_index (tid, nid, pk, box) SELECT tid, nid, pk,"
+        f" {_BOX % ('x0', 'y0', 'x1', 'y1')}"
+        " FROM unnest(%b::int4[], %b::int4[], %b::int8[], %b::float8[], %b::float8[],"
+        " %b::float8[], %b::float8[]) AS g(tid, nid, pk, x0, y0, x1, y1)",
+        geo_new,
+    )
 
 
 def _unnest(types: Sequence[str]) -> str:
+    # %b: arrays travel in binary; the text format escapes every element in Python
     return "unnest(" + ", ".join(f"%b::{t}[]" for t in types) + ")"
 
 
-def _columns(rows: list[tuple[Any, ...]]) -> list[list[Any]]:
-    return [list(column) for column in zip(*rows, strict=True)]
+def _columns(rows: list[tuple[Any, ...]]) -> list[Any]:
+    columns = [list(column) for column in zip(*rows, strict=True)]
+    return columns[0] if len(columns) == 1 else columns
 
 
-def _insert(
-    conn: Conn, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]], fresh: bool
-) -> None:
-    """Insert rows; ``fresh`` rows belong to pks created in this job, so they
-    cannot collide and may be COPYed when there are many."""
-    if not rows:
-        return
+def _copy(conn: Conn, table: str, columns: Sequence[str], rows: list[tuple[Any, ...]]) -> None:
+    # PostgreSQL refuses COPY into a table under row-level security: COPY into
+    # a private temporary table, then one INSERT ... SELECT (which the policy
+    # checks). Still faster than binding arrays of this size.
     names = ", ".join(columns)
-    if fresh and len(rows) >= COPY_FROM:
-        # PostgreSQL refuses COPY into a table under row-level security: COPY
-        # into a private temporary table, then one INSERT ... SELECT (which the
-        # policy checks). Still faster than binding arrays of this size.
-        stage = f"bocage_stage_{table}"
-        conn.execute(
-            sql.SQL(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS)")
-        )
-        with conn.cursor().copy(sql.SQL(f"COPY {stage} ({names}) FROM STDIN")) as copy:
-            for row in rows:
-                copy.write_row(row)
-        conn.execute(sql.SQL(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage}"))
-        # DELETE, not TRUNCATE: a TRUNCATE makes a new file and catalog rows each time
-        conn.execute(sql.SQL(f"DELETE FROM {stage}"))
-        return
-    select = ", ".join(f"{c}::json" if c == "data" else c for c in columns)
-    # ON CONFLICT: the index tables are sets; a stray row must not fail a write
+    stage = f"bocage_stage_{table}"
     conn.execute(
-        sql.SQL(
-            f"INSERT INTO {table} ({names}) SELECT {select} FROM {_unnest(_TYPES[table])}"
-            f" AS u({names}) ON CONFLICT DO NOTHING"
-        ),
-        _columns(rows),
+        sql.SQL(f"CREATE TEMP TABLE IF NOT EXISTS {stage} (LIKE {table} INCLUDING DEFAULTS)")
     )
+    with conn.cursor().copy(sql.SQL(f"COPY {stage} ({names}) FROM STDIN")) as copy:
+        for row in rows:
+            copy.write_row(row)
+    conn.execute(sql.SQL(f"INSERT INTO {table} ({names}) SELECT {names} FROM {stage}"))
+    # DELETE, not TRUNCATE: a TRUNCATE makes a new file and catalog rows each time
+    conn.execute(sql.SQL(f"DELETE FROM {stage}"))
 
 
 def flush_stats(conn: Conn, delta: Counter[Any]) -> None:

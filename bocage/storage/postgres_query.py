@@ -48,6 +48,7 @@ from bocage.storage.sqlite_query import (
     TxtIn,
     TxtRange,
     TypeIs,
+    atoms,
     atoms_to_probe,
     estimate,
 )
@@ -94,40 +95,69 @@ def exact_checks(query: EntityQuery) -> list[Check]:
 
 @dataclass(frozen=True, slots=True)
 class Driven:
-    """``pks_sql`` selects the candidate pks (any order, maybe repeated)."""
+    """``pks_sql`` selects the driver's pks (any order, maybe repeated);
+    ``checks`` must hold too (see :func:`filter_sql`)."""
 
+    scope: Scope
     pks_sql: str
     params: Params
+    checks: tuple[Node, ...]
 
 
 @dataclass(frozen=True, slots=True)
 class Streamed:
-    """``sql`` selects ``pk, data`` in pk order; append the keyset tail with
-    :func:`after` (chunks) or page it with :func:`paged` (exact queries)."""
+    """``pks_sql`` walks an index in pk order (append :func:`after`);
+    ``checks`` must hold too. ``count_sql`` is set when there are none."""
 
-    sql: str
+    scope: Scope
+    pks_sql: str
     params: Params
-    pk: str  # the column the walk is ordered by
+    checks: tuple[Node, ...]
+    pages_sql: str  # pk, data in pk order: LIMIT/OFFSET when the SQL is exact
     count_sql: str
-    count_params: Params
 
 
 Plan = Driven | Streamed | None  # None: the answer is empty
 
 
 def after(plan: Streamed, last: int, size: int) -> tuple[str, Params]:
-    return (
-        f"{plan.sql} AND {plan.pk} > %s ORDER BY {plan.pk} LIMIT %s",
-        [*plan.params, last, size],
-    )
+    return f"{plan.pks_sql} AND pk > %s ORDER BY pk LIMIT %s", [*plan.params, last, size]
 
 
 def paged(plan: Streamed, limit: int, offset: int) -> tuple[str, Params]:
-    return f"{plan.sql} ORDER BY {plan.pk} LIMIT %s OFFSET %s", [*plan.params, limit, offset]
+    return f"{plan.pages_sql} LIMIT %s OFFSET %s", [*plan.params, limit, offset]
 
 
 def rows_by_pk_sql(pks: Sequence[int]) -> tuple[str, Params]:
     return "SELECT pk, data::text FROM entities WHERE pk = ANY(%s::bigint[])", [list(pks)]
+
+
+def filter_sql(
+    scope: Scope, checks: Sequence[Node], pks: Sequence[int]
+) -> tuple[list[Atom], str, Params]:
+    """One statement giving, for each cheap atom of ``checks``, which of
+    ``pks`` it holds (an array each). Deliberately join-free: ``pk = ANY``
+    on the atom's index is one probe per pk whatever the statistics say,
+    where a correlated EXISTS let the planner pick a nested loop that
+    rescanned the whole type index for every candidate."""
+    found = list(dict.fromkeys(a for c in checks for a in atoms(c)))
+    columns: list[str] = []
+    params: Params = []
+    for atom in found:
+        sql, p = pkset_sql(scope, atom)
+        columns.append(
+            f"(SELECT coalesce(array_agg(pk), '{{}}') FROM ({sql} AND pk = ANY(%s::bigint[])) s)"
+        )
+        params.extend([*p, list(pks)])
+    return found, "SELECT " + ", ".join(columns), params
+
+
+def holds(node: Node, found: Mapping[Atom, set[int]], pk: int) -> bool:
+    if isinstance(node, AllOf):
+        return all(holds(p, found, pk) for p in node.parts)
+    if isinstance(node, AnyOf):
+        return any(holds(p, found, pk) for p in node.parts)
+    return pk in found[node]
 
 
 # --------------------------------------------------------------------- probes
@@ -235,28 +265,18 @@ def pkset_sql(scope: Scope, node: Node) -> tuple[str, Params]:
     )
 
 
-def check_sql(scope: Scope, node: Node, pk: str) -> tuple[str, Params] | None:
-    """A condition on the row whose pk is ``pk``, implied by node; None = TRUE."""
+def checkable(node: Node) -> Node | None:
+    """The part of ``node`` that index seeks can check (types, attribute names,
+    ids; value and geo atoms are left to the evaluators); None = TRUE."""
     if isinstance(node, AllOf | AnyOf):
-        found = [check_sql(scope, p, pk) for p in node.parts]
-        checks = [c for c in found if c is not None]
-        if isinstance(node, AnyOf) and len(checks) < len(found):
+        found = [checkable(p) for p in node.parts]
+        kept = [c for c in found if c is not None]
+        if isinstance(node, AnyOf) and len(kept) < len(found):
             return None  # one branch unchecked: the OR may hold
-        if not checks:
+        if not kept:
             return None
-        glue = " AND " if isinstance(node, AllOf) else " OR "
-        return "(" + glue.join(s for s, _ in checks) + ")", [x for _, p in checks for x in p]
-    if isinstance(node, TypeIs | HasAttr):
-        table = "entity_types" if isinstance(node, TypeIs) else "attr_names"
-        nid = scope.nids[node.type if isinstance(node, TypeIs) else node.name]
-        return (
-            f"EXISTS (SELECT 1 FROM {table} x WHERE x.tid = %s AND x.nid = %s AND x.pk = {pk})",
-            [scope.tid, nid],
-        )
-    if isinstance(node, IdIn):
-        sql, params = pkset_sql(scope, node)
-        return f"{pk} IN ({sql})", params
-    return None
+        return kept[0] if len(kept) == 1 else type(node)(tuple(kept))
+    return node if isinstance(node, _CHEAP) else None
 
 
 def plan(
@@ -277,44 +297,36 @@ def plan(
             return None
         if size >= cap:
             best = None
-    if best is not None:
+    if best is None:
+        best = next((c for c in conjuncts if isinstance(c, _ORDERED)), None)
+        driven = False
+    else:
+        driven = True
+    checks = tuple(
+        c
+        for c in (checkable(n) for n in conjuncts if not (n is best and isinstance(n, _CHEAP)))
+        if c is not None
+    )
+    if driven:
+        assert best is not None
         sql, params = pkset_sql(scope, _driver(best, sizes, cap))
-        sql = f"SELECT c.pk FROM ({sql}) c WHERE TRUE"
-        sql, params = _with_checks(scope, conjuncts, best, sql, params, "c.pk")
-        return Driven(sql, params)
-    best = next((c for c in conjuncts if isinstance(c, _ORDERED)), None)
+        return Driven(scope, sql, params, checks)
     if isinstance(best, TypeIs | HasAttr):
         table = "entity_types" if isinstance(best, TypeIs) else "attr_names"
         nid = scope.nids[best.type if isinstance(best, TypeIs) else best.name]
-        where = "d.tid = %s AND d.nid = %s"
-        params = [scope.tid, nid]
-        source, count_source, pk = (
-            f"{table} d JOIN entities e ON e.pk = d.pk",
-            f"{table} d",
-            "d.pk",
+        where, params = "tid = %s AND nid = %s", [scope.tid, nid]
+        pages = (
+            f"SELECT d.pk, e.data::text FROM {table} d JOIN entities e ON e.pk = d.pk"
+            " WHERE d.tid = %s AND d.nid = %s ORDER BY d.pk"
         )
     else:
-        where, params = "e.tid = %s", [scope.tid]
-        source, count_source, pk = "entities e", "entities e", "e.pk"
-    sql, params = _with_checks(scope, conjuncts, best, f"WHERE {where}", params, pk)
+        table, where, params = "entities", "tid = %s", [scope.tid]
+        pages = "SELECT pk, data::text FROM entities WHERE tid = %s ORDER BY pk"
     return Streamed(
-        f"SELECT {pk}, e.data::text FROM {source} {sql}",
+        scope,
+        f"SELECT pk FROM {table} WHERE {where}",
         params,
-        pk,
-        f"SELECT count(*) FROM {count_source} {sql}",
-        params,
+        checks,
+        pages,
+        f"SELECT count(*) FROM {table} WHERE {where}",
     )
-
-
-def _with_checks(
-    scope: Scope, conjuncts: list[Node], best: Node | None, sql: str, params: Params, pk: str
-) -> tuple[str, Params]:
-    params = list(params)
-    for conjunct in conjuncts:
-        if conjunct is best and isinstance(best, _CHEAP):
-            continue  # the driver already is this condition
-        check = check_sql(scope, conjunct, pk)
-        if check is not None:
-            sql += " AND " + check[0]
-            params.extend(check[1])
-    return sql, params
