@@ -42,14 +42,35 @@ def _stamp_instance(inst: Instance, now: str, created: str | None) -> None:
             _stamp_instance(sub, now, sub.get("createdAt") if created else None)
 
 
-def _stamp_new(entity: Entity, now: str) -> Entity:
-    entity["createdAt"] = now
-    entity["modifiedAt"] = now
-    for key, insts in entity.items():
-        if key not in ENTITY_KEYS:
-            for inst in insts:
-                _stamp_instance(inst, now, None)
-    return entity
+def _fresh_instance(inst: Instance, now: str) -> Instance:
+    """A copy of ``inst`` and its sub-attributes, all stamped ``now``."""
+    out = {
+        key: _fresh_instance(sub, now) if key not in INSTANCE_KEYS and isinstance(sub, dict)
+        else sub
+        for key, sub in inst.items()
+    }
+    out["createdAt"] = now
+    out["modifiedAt"] = now
+    return out
+
+
+def _fresh(new: Entity, now: str) -> Entity:
+    """``new`` as a new entity stamped ``now``, without modifying ``new``.
+
+    Only the dicts that get stamped (entity, instances, sub-attributes) are
+    copied: values are shared with ``new``. That is safe because nothing
+    modifies an entity in place once a mutation returned it (the store encodes
+    it; mutations copy before changing), and it is what makes a create or a
+    bulk upsert cheap (a deep copy cost as much as the rest of the mutation).
+    Same result as stamping a deep copy of ``new``, key order included.
+    """
+    out: Entity = {
+        key: val if key in ENTITY_KEYS else [_fresh_instance(inst, now) for inst in val]
+        for key, val in new.items()
+    }
+    out["createdAt"] = now
+    out["modifiedAt"] = now
+    return out
 
 
 def _not_found(entity_id: str) -> ResourceNotFound:
@@ -60,7 +81,7 @@ def create(new: Entity, now: str) -> MutationFn:
     def fn(current: Entity | None) -> Entity:
         if current is not None:
             raise AlreadyExists(f"entity {new['id']} already exists", instance=new["id"])
-        return _stamp_new(_clone(new), now)
+        return _fresh(new, now)
 
     return fn
 
@@ -81,8 +102,8 @@ def replace(new: Entity, now: str, *, upsert: bool = False) -> MutationFn:
         if current is None:
             if not upsert:
                 raise _not_found(new["id"])
-            return _stamp_new(_clone(new), now)
-        out = _stamp_new(_clone(new), now)
+            return _fresh(new, now)
+        out = _fresh(new, now)
         out["createdAt"] = current["createdAt"]
         if "type" not in out:
             out["type"] = current["type"]
@@ -164,7 +185,7 @@ def merge(patch: Entity, now: str, *, upsert: bool = False) -> MutationFn:
                 raise _not_found(patch["id"])
             if "type" not in patch:
                 raise BadRequestData(f"entity {patch['id']} does not exist and has no type")
-            return _stamp_new(_clone(_drop_nulls(patch)), now)
+            return _fresh(_drop_nulls(patch), now)
         out = dict(current)
         for t in patch.get("type", []):
             if t not in out["type"]:

@@ -63,8 +63,11 @@ def index_rows(entity: Entity) -> IndexRows:
         for instance in instances if isinstance(instances, list) else [instances]:
             if not isinstance(instance, dict):
                 continue
-            attr_type = str(instance.get("type", "Property"))
-            facts.update(("TA", t, name, attr_type) for t in types)
+            attr_type = instance.get("type", "Property")
+            if type(attr_type) is not str:
+                attr_type = str(attr_type)
+            for t in types:
+                facts.add(("TA", t, name, attr_type))
             if attr_type == "GeoProperty" and isinstance(instance.get("value"), dict):
                 geos.append((name, *_bbox(instance["value"])))
                 continue
@@ -72,6 +75,16 @@ def index_rows(entity: Entity) -> IndexRows:
                 if key not in instance:
                     continue
                 value = instance[key]
+                # plain numbers and strings, most values, skip the generic walk
+                kind = type(value)
+                if kind is str:
+                    txts.add((name, value))
+                    if key == "vocab":
+                        txts.update((name, tail) for tail in _iri_tails(value))
+                    continue
+                if (kind is int or kind is float) and -_BIG < value < _BIG:
+                    nums.add((name, float(value)))
+                    continue
                 if key == "languageMap" and isinstance(value, dict):
                     value = list(value.values())
                 for scalar in _scalars(value):
@@ -82,13 +95,18 @@ def index_rows(entity: Entity) -> IndexRows:
                     else:
                         nums.add((name, scalar))
     return IndexRows(
-        frozenset(types),
+        types,
         frozenset(names),
         frozenset(nums),
         frozenset(txts),
-        tuple(sorted(geos)),
+        tuple(sorted(geos)) if len(geos) > 1 else tuple(geos),
         frozenset(facts),
     )
+
+
+#: Finite floats (NaN fails both comparisons), and ints that convert exactly
+#: enough: anything else takes the careful path of ``_scalars``.
+_BIG: Final = 1e300
 
 
 def _scalars(value: Any, depth: int = 0) -> Iterator[str | float]:
