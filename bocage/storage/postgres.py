@@ -439,11 +439,12 @@ def _page(conn: Conn, chosen: Plan, query: EntityQuery, checks: list[Check] | No
     limit = max(0, query.limit)
     if isinstance(chosen, Driven):
         pks = sorted({int(pk) for (pk,) in conn.execute(chosen.pks_sql, chosen.params)})
-        pks = _checked(conn, chosen, pks)
         if checks is None:
+            pks = _checked(conn, chosen, pks)
             wanted = pks[first : first + limit]
             return QueryPage(_rows(conn, wanted), len(pks) if query.count else None)
-        return _filtered(query, _driven_chunks(conn, pks), checks)
+        # index checks chunk by chunk too: a page may need only the first few
+        return _filtered(query, _driven_chunks(conn, chosen, pks, first + limit), checks)
     assert isinstance(chosen, Streamed)
     if checks is None and not chosen.checks:
         page = []
@@ -484,12 +485,14 @@ def _chunk_sizes(wanted: int, counting: bool) -> Iterator[int]:
         size = min(_MAX_CHUNK, size * 4)
 
 
-def _driven_chunks(conn: Conn, pks: list[int]) -> Iterator[list[dict[str, object]]]:
+def _driven_chunks(
+    conn: Conn, chosen: Driven, pks: list[int], wanted: int
+) -> Iterator[list[dict[str, object]]]:
     start = 0
-    for size in _chunk_sizes(0, False):
+    for size in _chunk_sizes(wanted, False):
         if start >= len(pks):
             return
-        yield _rows(conn, pks[start : start + size])
+        yield _rows(conn, _checked(conn, chosen, pks[start : start + size]))
         start += size
 
 

@@ -136,19 +136,22 @@ def filter_sql(
     scope: Scope, checks: Sequence[Node], pks: Sequence[int]
 ) -> tuple[list[Atom], str, Params]:
     """One statement giving, for each cheap atom of ``checks``, which of
-    ``pks`` it holds (an array each). Deliberately join-free: ``pk = ANY``
-    on the atom's index is one probe per pk whatever the statistics say,
-    where a correlated EXISTS let the planner pick a nested loop that
-    rescanned the whole type index for every candidate."""
+    ``pks`` it holds (an array each), by one index seek per candidate whatever
+    the statistics say: a correlated EXISTS over the candidates' query let the
+    planner pick a nested loop that rescanned the type index for each."""
     found = list(dict.fromkeys(a for c in checks for a in atoms(c)))
     columns: list[str] = []
     params: Params = []
     for atom in found:
         sql, p = pkset_sql(scope, atom)
+        # LATERAL ... LIMIT 1 leaves one plan: a seek per candidate. Given
+        # ``pk = ANY(array)`` instead, PostgreSQL walked the whole (tid, nid)
+        # range and tested each row against the array: seconds at 100,000.
         columns.append(
-            f"(SELECT coalesce(array_agg(pk), '{{}}') FROM ({sql} AND pk = ANY(%s::bigint[])) s)"
+            "(SELECT coalesce(array_agg(c.pk), '{}') FROM unnest(%s::bigint[]) AS c(pk)"
+            f" CROSS JOIN LATERAL ({sql} AND pk = c.pk LIMIT 1) s)"
         )
-        params.extend([*p, list(pks)])
+        params.extend([list(pks), *p])
     return found, "SELECT " + ", ".join(columns), params
 
 
