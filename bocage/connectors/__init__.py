@@ -1,0 +1,1 @@
+"""Network server connectors: one folder per network server (manifest + envelope parser)."""

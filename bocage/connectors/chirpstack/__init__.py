@@ -1,0 +1,1 @@
+"""ChirpStack v4: JSON integration events (HTTP integration now, MQTT later)."""

@@ -1,0 +1,1 @@
+"""The Things Stack v3: JSON webhook messages (MQTT later)."""

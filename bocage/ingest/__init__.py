@@ -1,0 +1,1 @@
+"""Ingestion: the uplink record, the durable inbox, the pipeline and dead letters."""
