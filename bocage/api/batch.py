@@ -68,15 +68,18 @@ def build_router(services: Services, prefix: str = "") -> APIRouter:
         errors: list[dict[str, Any]] = []
         mutations: list[Mutation] = []
 
+        shared_terms: Terms | None = None  # resolved once, for the items without their own
         for item in body:
-            ctx = item.get("@context", shared_ctx) if isinstance(item, dict) else shared_ctx
+            own = isinstance(item, dict) and "@context" in item
             try:
-                terms: Terms = await terms_for(services, ctx)
-                entity = parse_entity(
-                    {k: v for k, v in item.items() if k != "@context"}
-                    if isinstance(item, dict) else item,
-                    terms, require_type=require_type, nulls=nulls,
-                )
+                if own:
+                    terms = await terms_for(services, item["@context"])
+                else:
+                    if shared_terms is None:
+                        shared_terms = await terms_for(services, shared_ctx)
+                    terms = shared_terms
+                # parse_entity skips "@context": no need to copy the item without it
+                entity = parse_entity(item, terms, require_type=require_type, nulls=nulls)
             except BocageError as err:
                 errors.append(_error_item(
                     item.get("id") if isinstance(item, dict) else None, err

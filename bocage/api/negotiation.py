@@ -33,8 +33,19 @@ class NotAcceptable(BocageError):
     title = "Not acceptable"
 
 
+def header(request: Request, name: bytes) -> str | None:
+    """The first value of header ``name`` (lower case), as Starlette's
+    ``request.headers.get`` gives it, without building a ``Headers`` object:
+    ASGI servers lower-case header names, so a scan of the raw list suffices
+    (every hot request reads three or four headers)."""
+    for key, value in request.scope["headers"]:
+        if key == name:
+            return str(value.decode("latin-1"))
+    return None
+
+
 def tenant_of(request: Request) -> str:
-    raw = request.headers.get("ngsild-tenant") or request.headers.get("ngsi-ld-tenant")
+    raw = header(request, b"ngsild-tenant") or header(request, b"ngsi-ld-tenant")
     if raw is None or raw == "":
         return ""
     if not _TENANT.match(raw):
@@ -43,16 +54,16 @@ def tenant_of(request: Request) -> str:
 
 
 def media_type(request: Request) -> str:
-    return request.headers.get("content-type", "").split(";")[0].strip().lower()
+    return (header(request, b"content-type") or "").split(";")[0].strip().lower()
 
 
 def accepted(request: Request, allowed: tuple[str, ...] = (JSON, JSON_LD)) -> str:
     """The response media type from Accept (q-values honoured; JSON by default)."""
-    header = request.headers.get("accept", "")
-    if not header.strip():
+    value = header(request, b"accept") or ""
+    if not value.strip():
         return allowed[0]
     best: tuple[float, int, str] | None = None
-    for position, part in enumerate(header.split(",")):
+    for position, part in enumerate(value.split(",")):
         fields = [f.strip() for f in part.split(";")]
         kind = fields[0].lower()
         weight = 1.0
@@ -70,7 +81,7 @@ def accepted(request: Request, allowed: tuple[str, ...] = (JSON, JSON_LD)) -> st
             if weight > 0 and (best is None or rank[:2] > best[:2]):
                 best = rank
     if best is None:
-        raise NotAcceptable(f"cannot produce any of: {header}; available: {', '.join(allowed)}")
+        raise NotAcceptable(f"cannot produce any of: {value}; available: {', '.join(allowed)}")
     return best[2]
 
 
@@ -99,7 +110,7 @@ async def read_json(request: Request, max_bytes: int) -> Any:
 
 def request_context(request: Request, body: Any, *, has_body: bool) -> Any:
     """The user @context: from the Link header (JSON) or from the body (JSON-LD)."""
-    link = request.headers.get("link")
+    link = header(request, b"link")
     link_url = parse_link_header(link) if link else None
     if not has_body:
         return link_url

@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bocage.domain.timefmt import format_utc
 from bocage.ngsild.context import ContextResolver
 from bocage.settings import Settings
 from bocage.storage.base import Store
 
+_second: list[tuple[int, str]] = [(-1, "")]  # (epoch second, its formatted prefix)
+
 
 def _utc_now() -> str:
-    return format_utc(dt.datetime.now(dt.UTC))
+    """Now, as ``format_utc`` writes it; every write asks, so the formatted second
+    is kept (strftime cost more than the rest of a small create)."""
+    ms = time.time_ns() // 1_000_000
+    second, milli = divmod(ms, 1000)
+    cached, prefix = _second[0]
+    if cached != second:
+        prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
+        _second[0] = (second, prefix)
+    return f"{prefix}{milli:03d}Z"
 
 
 @dataclass(frozen=True)

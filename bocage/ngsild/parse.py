@@ -104,6 +104,8 @@ def parse_attribute(
         isinstance(v, dict) and ("type" in v or _value_key_of(v)) for v in value
     ) else [value]
     instances = [parse_instance(name, item, terms, 0, nulls) for item in items]
+    if len(instances) == 1:
+        return instances
     seen: set[str | None] = set()
     for inst in instances:
         ds = inst.get("datasetId")
@@ -175,7 +177,7 @@ def parse_instance(
         if key in ("type", vkey) or key in _SYSTEM:
             continue
         if key == "observedAt":
-            inst["observedAt"] = normalise_datetime(val, f"{name}.observedAt")
+            inst["observedAt"] = _observed_at(val, name)
         elif key == "unitCode":
             if not isinstance(val, str) or not val:
                 raise BadRequestData(f"{name}.unitCode must be a non-empty string")
@@ -194,6 +196,26 @@ def parse_instance(
                 f"{name}.{sub}", val, terms, depth + 1, nulls
             )
     return inst
+
+
+#: observedAt text -> its normal form. Sensors report the same instants over and
+#: over (a batch often shares one), and parsing + formatting one costs more than
+#: the rest of a small attribute. Bounded: cleared when full.
+_INSTANTS: dict[str, str] = {}
+_INSTANTS_MAX: Final = 4096
+
+
+def _observed_at(value: object, name: str) -> str:
+    if isinstance(value, str):
+        known = _INSTANTS.get(value)
+        if known is not None:
+            return known
+    normal = normalise_datetime(value, f"{name}.observedAt")
+    if isinstance(value, str):
+        if len(_INSTANTS) >= _INSTANTS_MAX:
+            _INSTANTS.clear()
+        _INSTANTS[value] = normal
+    return normal
 
 
 def _parse_value(name: str, kind: str, value: Any, terms: Terms) -> Any:

@@ -30,23 +30,43 @@ log = logging.getLogger(__name__)
 
 #: (tenant id, kind, type, name, attribute type): key of a discovery counter
 StatKey = tuple[int, str, str, str, str]
+_ID_COLUMN: Final = {"entities": "pk", "geo_index": "id"}
 
 
 class Interner:
-    """The writer's cache of tenant and IRI ids (see ``sqlite_schema``).
+    """The writer's cache of tenant and IRI ids (see ``sqlite_schema``), and of
+    the next entity pk and geo_index id.
 
     An id created in a transaction that is then rolled back disappears, so the
     writer calls :meth:`forget` after any rollback.
+
+    New rows get their ids here rather than from SQLite, so that a job can
+    insert them all with one executemany and still know them: the writer holds
+    the only write connection, so ``max + 1`` (what SQLite itself would pick)
+    read once and then counted up stays right. Ids are never reused while the
+    cache lives, so pks keep following creation order.
     """
 
     def __init__(self) -> None:
         self._tenants: dict[str, int] = {}
         #: iri -> nid; read directly on the hot path (a dict hit, no call)
         self.names: dict[str, int] = {}
+        self._next: dict[str, int] = {}  # table -> next free id
 
     def forget(self) -> None:
         self._tenants.clear()
         self.names.clear()
+        self._next.clear()
+
+    def take_ids(self, conn: sqlite3.Connection, table: str, count: int) -> int:
+        """Reserve ``count`` consecutive ids of ``entities`` or ``geo_index``."""
+        first = self._next.get(table)
+        if first is None:
+            column = _ID_COLUMN[table]
+            sql = f"SELECT coalesce(max({column}), 0) + 1 FROM {table}"
+            first = int(conn.execute(sql).fetchone()[0])
+        self._next[table] = first + count
+        return first
 
     def tenant(self, conn: sqlite3.Connection, name: str, create: bool) -> int | None:
         tid = self._tenants.get(name)
@@ -130,7 +150,7 @@ def apply_mutations(
             if tid is None:  # the tenant's first write creates it
                 tid = interner.tenant(conn, tenant, create=True)
                 assert tid is not None
-            pk = writes.insert(conn, tid, entity_id, blob, created, modified)
+            pk = writes.insert(conn, interner, tid, entity_id, blob, created, modified)
             touched[pk] = [EMPTY, EMPTY]
         state[entity_id] = (pk, blob)
         touched[pk][1] = after
@@ -175,30 +195,23 @@ def _current_rows(
 class _Writes:
     """The entity rows a job writes, run at its end as one executemany each.
 
-    New entities get their pk here: the writer holds the only write transaction,
-    so ``max(pk) + 1`` is what SQLite itself would choose, and pks keep following
-    creation order. Only the last state of each row is written; deletions run
-    first so that an id deleted and created again in one job does not collide
-    with itself on UNIQUE (tid, id).
+    New entities get their pk from the Interner. Only the last state of each
+    row is written; deletions run first so that an id deleted and created again
+    in one job does not collide with itself on UNIQUE (tid, id).
     """
 
-    __slots__ = ("deletes", "inserts", "next_pk", "updates")
+    __slots__ = ("deletes", "inserts", "updates")
 
     def __init__(self) -> None:
         self.deletes: list[tuple[int]] = []
         self.updates: dict[int, tuple[bytes, Any, Any, int]] = {}
         self.inserts: dict[int, tuple[int, int, str, bytes, Any, Any]] = {}
-        self.next_pk: int | None = None
 
     def insert(
-        self, conn: sqlite3.Connection, tid: int, entity_id: str, blob: bytes,
-        created: Any, modified: Any,
+        self, conn: sqlite3.Connection, interner: Interner, tid: int, entity_id: str,
+        blob: bytes, created: Any, modified: Any,
     ) -> int:
-        if self.next_pk is None:
-            row = conn.execute("SELECT coalesce(max(pk), 0) + 1 FROM entities").fetchone()
-            self.next_pk = row[0]
-        pk = self.next_pk
-        self.next_pk = pk + 1
+        pk = interner.take_ids(conn, "entities", 1)
         self.inserts[pk] = (pk, tid, entity_id, blob, created, modified)
         return pk
 
@@ -239,6 +252,19 @@ def _encode(outcome: object, entity_id: str) -> bytes:
 
 
 _TABLES: Final = ("types", "names", "nums", "txts")
+_DELETE: Final = {
+    "types": "DELETE FROM entity_types WHERE tid = ? AND nid = ? AND pk = ?",
+    "names": "DELETE FROM attr_names WHERE tid = ? AND nid = ? AND pk = ?",
+    "nums": "DELETE FROM attr_num WHERE tid = ? AND nid = ? AND num = ? AND pk = ?",
+    "txts": "DELETE FROM attr_txt WHERE tid = ? AND nid = ? AND txt = ? AND pk = ?",
+}
+# OR IGNORE: the tables are sets; a stray row must not make later writes fail
+_INSERT: Final = {
+    "types": "INSERT OR IGNORE INTO entity_types VALUES (?, ?, ?)",
+    "names": "INSERT OR IGNORE INTO attr_names VALUES (?, ?, ?)",
+    "nums": "INSERT OR IGNORE INTO attr_num VALUES (?, ?, ?, ?)",
+    "txts": "INSERT OR IGNORE INTO attr_txt VALUES (?, ?, ?, ?)",
+}
 
 
 def _write_index(
@@ -286,32 +312,29 @@ def _write_index(
             stats[(tid, *fact)] -= 1
         for fact in after.facts - before.facts:
             stats[(tid, *fact)] += 1
-    conn.executemany("DELETE FROM entity_types WHERE tid = ? AND nid = ? AND pk = ?", gone["types"])
-    conn.executemany("DELETE FROM attr_names WHERE tid = ? AND nid = ? AND pk = ?", gone["names"])
-    conn.executemany(
-        "DELETE FROM attr_num WHERE tid = ? AND nid = ? AND num = ? AND pk = ?", gone["nums"]
-    )
-    conn.executemany(
-        "DELETE FROM attr_txt WHERE tid = ? AND nid = ? AND txt = ? AND pk = ?", gone["txts"]
-    )
-    # OR IGNORE: the tables are sets; a stray row must not make later writes fail
-    conn.executemany("INSERT OR IGNORE INTO entity_types VALUES (?, ?, ?)", new["types"])
-    conn.executemany("INSERT OR IGNORE INTO attr_names VALUES (?, ?, ?)", new["names"])
-    conn.executemany("INSERT OR IGNORE INTO attr_num VALUES (?, ?, ?, ?)", new["nums"])
-    conn.executemany("INSERT OR IGNORE INTO attr_txt VALUES (?, ?, ?, ?)", new["txts"])
-    _write_geo(conn, tid, geo_gone, geo_new)
+    for table, rows in gone.items():
+        if rows:
+            conn.executemany(_DELETE[table], rows)
+    for table, rows in new.items():
+        if rows:
+            # Rows go in key order: consecutive inserts then land on the same
+            # B-tree page rather than one page per attribute name.
+            rows.sort()
+            conn.executemany(_INSERT[table], rows)
+    _write_geo(conn, interner, tid, geo_gone, geo_new)
 
 
 def _write_geo(
     conn: sqlite3.Connection,
+    interner: Interner,
     tid: int,
     gone: list[tuple[int]],
     new: list[tuple[int, int, GeoRow]],
 ) -> None:
     """Replace the boxes of the entities in ``gone`` and add ``new`` ones.
 
-    geo_index ids are given here (``max(id) + 1`` onwards, as SQLite would) so
-    that both tables are filled by one executemany each.
+    geo_index ids come from the Interner, so that both tables are filled by
+    one executemany each.
     """
     if gone:
         conn.executemany(
@@ -320,7 +343,7 @@ def _write_geo(
         conn.executemany("DELETE FROM geo_index WHERE pk = ?", gone)
     if not new:
         return
-    first = conn.execute("SELECT coalesce(max(id), 0) + 1 FROM geo_index").fetchone()[0]
+    first = interner.take_ids(conn, "geo_index", len(new))
     conn.executemany(
         "INSERT INTO geo_index (id, tid, nid, pk) VALUES (?, ?, ?, ?)",
         [(first + i, tid, nid, pk) for i, (nid, pk, _) in enumerate(new)],
