@@ -142,13 +142,17 @@ class PostgresStore:
             configure=_configure_reader,
             open=False,
             name="bocage-readers",
-            timeout=max(connect_timeout, 5.0),
+            # how long a read waits for a connection before 503: short, since
+            # the API answers point reads inline on its event loop
+            timeout=2.0,
         )
         try:
             self._pool.open(wait=True, timeout=max(connect_timeout, 5.0))
-        except BaseException:
+        except BaseException as exc:
             self._pool.close()
             self._writer.close()
+            if isinstance(exc, psycopg_pool.PoolTimeout):
+                raise DatabaseUnavailable(f"cannot connect to {self.url}: {exc}") from None
             raise
 
     # ---------------------------------------------------------- connections
