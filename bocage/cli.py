@@ -110,6 +110,142 @@ def db_upgrade(config: ConfigOpt = None) -> None:
     typer.echo(f"{mask_password(url)}: schema version {version}")
 
 
+devices_app = typer.Typer(help="Device catalogue (devices and device models).",
+                          no_args_is_help=True)
+app.add_typer(devices_app, name="devices")
+
+
+def _catalogue(config: Path | None) -> Any:
+    """The catalogue over the configured store (the caller closes ``.store``)."""
+    import datetime as dt
+
+    from bocage.codecs.registry import builtin_registry
+    from bocage.devices.catalogue import Catalogue
+    from bocage.domain.timefmt import format_utc
+    from bocage.storage.factory import open_store
+
+    settings = _settings(config)
+    try:
+        store = open_store(settings.database_url, settings.group_commit_ms)
+    except (ValueError, OSError) as exc:
+        typer.echo(f"bocage: cannot open the database: {exc}", err=True)
+        raise typer.Exit(2) from None
+    cat = Catalogue(store, _core_terms(store), builtin_registry(),
+                    lambda: format_utc(dt.datetime.now(dt.UTC)))
+    cat.ensure_builtin_models()
+    return cat, store
+
+
+def _core_terms(store: Any) -> Any:
+    from bocage.ngsild.context import ContextResolver
+
+    settings = load_settings(env={})
+    return ContextResolver(store_get=store.get_context, store_put=store.put_context,
+                           timeout=settings.context_fetch_timeout,
+                           max_bytes=settings.context_max_bytes).core_term_map
+
+
+def _add_one(cat: Any, data: dict[str, Any]) -> None:
+    from bocage.devices.records import device_from_json
+    from bocage.domain.errors import BadRequestData
+
+    model = data.get("model")
+    spec = cat.model(model) if isinstance(model, str) and model else None
+    if spec is None:
+        raise BadRequestData(f"unknown device model {model!r}")
+    cat.add_device(device_from_json(data, spec.target_type))
+
+
+@devices_app.command("add")
+def devices_add(
+    dev_eui: Annotated[str, typer.Argument(help="DevEUI, 16 hex digits.")],
+    model: Annotated[str, typer.Argument(help="Device model id (see `bocage devices models`).")],
+    name: Annotated[str, typer.Option(help="Display name.")] = "",
+    asset: Annotated[str, typer.Option(help="Equipment entity id it feeds.")] = "",
+    commune: Annotated[str, typer.Option(help="INSEE code of the commune.")] = "",
+    config: ConfigOpt = None,
+) -> None:
+    """Register one device."""
+    from bocage.domain.errors import BocageError
+
+    cat, store = _catalogue(config)
+    try:
+        data = {"devEui": dev_eui, "model": model, "name": name, "assetId": asset,
+                "commune": commune}
+        _add_one(cat, {k: v for k, v in data.items() if v})
+    except BocageError as exc:
+        typer.echo(f"bocage: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    typer.echo(f"device {dev_eui.upper()} added")
+
+
+@devices_app.command("list")
+def devices_list(config: ConfigOpt = None) -> None:
+    """List devices: DevEUI, model, equipment, battery, last seen."""
+    from bocage.devices.records import device_from_entity, device_status
+
+    cat, store = _catalogue(config)
+    try:
+        terms = _core_terms(store)
+        for e in cat.devices():
+            dev, status = device_from_entity(e, terms), device_status(e, terms)
+            typer.echo("\t".join([dev.dev_eui, dev.model, dev.asset_id,
+                                   str(status.get("batteryLevel", "")),
+                                   str(status.get("dateLastValueReported", ""))]))
+    finally:
+        store.close()
+
+
+@devices_app.command("models")
+def devices_models(config: ConfigOpt = None) -> None:
+    """List device models: id, codec, target type, vendor and model."""
+    cat, store = _catalogue(config)
+    try:
+        for m in cat.models():
+            typer.echo("\t".join([m.id, m.codec, m.target_type, m.vendor, m.model]))
+    finally:
+        store.close()
+
+
+@devices_app.command("import")
+def devices_import(
+    file: Annotated[Path, typer.Argument(help="CSV: devEui,model,name,assetId,longitude,"
+                                              "latitude,commune,reportingInterval")],
+    config: ConfigOpt = None,
+) -> None:
+    """Register the devices of a CSV file; bad rows are reported, good ones kept."""
+    from rich.progress import track
+
+    from bocage.devices.csv_import import rows_to_devices
+    from bocage.domain.errors import BocageError
+
+    try:
+        with open(file, newline="", encoding="utf-8") as fh:
+            rows = rows_to_devices(fh)
+    except (OSError, UnicodeDecodeError, BocageError) as exc:
+        typer.echo(f"bocage: cannot read {file}: {exc}", err=True)
+        raise typer.Exit(2) from None
+    cat, store = _catalogue(config)
+    added, failed = 0, 0
+    try:
+        for line, row in track(rows, description="importing devices", transient=True):
+            try:
+                if isinstance(row, BocageError):
+                    raise row
+                _add_one(cat, row)
+                added += 1
+            except BocageError as exc:
+                failed += 1
+                typer.echo(f"{file}:{line}: {exc.detail}", err=True)
+    finally:
+        store.close()
+    typer.echo(f"{added} device(s) added, {failed} row(s) refused")
+    if failed:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()
 

@@ -38,6 +38,14 @@ class Settings:
     max_batch: int = 10_000
     #: milliseconds the SQLite writer waits to group commits
     group_commit_ms: float = 2.0
+    #: the ingestion inbox's SQLite file ("" = inbox.db beside the SQLite database)
+    inbox_path: str = ""
+    #: records accepted but not yet processed beyond which ingestion answers 503
+    ingest_max_backlog: int = 100_000
+    #: shared secret of the ChirpStack HTTP integration ("" = endpoint disabled)
+    chirpstack_secret: str = ""
+    #: shared secret of The Things Stack webhook ("" = endpoint disabled)
+    tts_secret: str = ""
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

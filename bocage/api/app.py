@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI
 
 from bocage import __version__
-from bocage.api import batch, contexts, discovery, entities, errors, ops
+from bocage.api import (
+    batch,
+    contexts,
+    deadletters,
+    devices,
+    discovery,
+    entities,
+    errors,
+    ingest,
+    ops,
+)
+from bocage.api.calls import run
 from bocage.api.fastpath import BocageApp, FastRoutes
 from bocage.api.services import Services
+from bocage.ingest.service import Ingestion
 from bocage.ngsild.context import ContextResolver
 from bocage.settings import Settings
 from bocage.storage.base import Store
@@ -26,8 +41,19 @@ def create_app(settings: Settings, store: Store, services: Services | None = Non
         )
         services = Services(settings=settings, store=store, contexts=resolver)
     fast = FastRoutes()
+    ingestion = Ingestion(settings, store, services.contexts.core_term_map, services.now)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        await run(ingestion.start_if_used)  # records a previous run left are drained now
+        try:
+            yield
+        finally:
+            await run(ingestion.close)
+
     app = BocageApp(
         fast,
+        lifespan=lifespan,
         # our own Prometheus metrics cover this; FastAPI's OpenTelemetry hooks cost
         # a provider look-up on every request
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -42,6 +68,7 @@ def create_app(settings: Settings, store: Store, services: Services | None = Non
     metrics = ops.Metrics()
     fast.observe = metrics.observe
     app.state.services = services
+    app.state.ingestion = ingestion
     errors.install(app)
     # Routes go straight into the app's route list, hottest first: FastAPI matches
     # included routers route by route through extra layers (measured: ~40 % of a
@@ -52,6 +79,9 @@ def create_app(settings: Settings, store: Store, services: Services | None = Non
         discovery.build_router(services, NGSI_LD_PREFIX),
         contexts.build_router(services, NGSI_LD_PREFIX),
         ops.build_router(services, metrics),
+        ingest.build_router(services, ingestion, fast),
+        devices.build_router(services, ingestion),
+        deadletters.build_router(ingestion, settings.max_limit),
     ):
         app.router.routes.extend(router.routes)
     app.add_middleware(ops.MetricsMiddleware, metrics=metrics)

@@ -1,0 +1,1 @@
+"""The device catalogue: devices and device models, kept as NGSI-LD entities."""

@@ -1,0 +1,292 @@
+"""The inbox in its own SQLite file, with its own writer thread and group commit.
+
+Its own file (not the entity database) so that taking uplinks never waits on a
+long entity write, and so that its fsyncs are small: one commit holds every
+``accept`` that queued up while the previous commit was syncing (group commit),
+with ``synchronous=FULL`` because an acknowledged record must survive a power
+cut, not only a crash. Reads (``pending``, dead-letter listings) use their own
+connection: WAL lets them run beside the writer.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sqlite3
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+from bocage.domain.errors import ServiceUnavailable
+from bocage.ingest.deadletters import OPEN, REPLAYED, DeadLetter, DeadLetterQuery, NewDeadLetter
+from bocage.ingest.inbox import Accepted
+from bocage.ingest.record import Uplink
+
+log = logging.getLogger("bocage.ingest")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS records (
+    seq INTEGER PRIMARY KEY AUTOINCREMENT,
+    dedup_key TEXT NOT NULL UNIQUE,
+    body BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS marker (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    processed INTEGER NOT NULL
+);
+INSERT OR IGNORE INTO marker (id, processed) VALUES (1, 0);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq INTEGER NOT NULL,
+    dev_eui TEXT NOT NULL,
+    source TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 1,
+    body BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS dead_letters_status ON dead_letters (status, id);
+"""
+_MAX_GROUP = 1000  # jobs per commit: bounds the latency of the first one
+
+Job = Callable[[sqlite3.Connection], Any]
+
+
+def inbox_path(database_url: str, explicit: str = "") -> Path:
+    """``inbox.db`` beside the SQLite entity database (or in ./bocage-data for others)."""
+    if explicit:
+        return Path(explicit)
+    if database_url.startswith("sqlite:///"):
+        return Path(database_url.removeprefix("sqlite:///")).parent / "inbox.db"
+    return Path("bocage-data") / "inbox.db"
+
+
+class SQLiteInbox:
+    def __init__(self, path: str | Path, *, max_backlog: int, now: Callable[[], str]) -> None:
+        self._path = Path(path)
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._max_backlog = max_backlog
+        self._now = now
+        self._writer = self._connect()
+        self._writer.executescript(_SCHEMA)
+        self._reader = self._connect()
+        self._read_lock = threading.Lock()
+        self._count_lock = threading.Lock()
+        last = self._writer.execute("SELECT coalesce(max(seq), 0) FROM records").fetchone()[0]
+        self._processed: int = self._writer.execute(
+            "SELECT processed FROM marker").fetchone()[0]
+        self._backlog = int(self._writer.execute(
+            "SELECT count(*) FROM records WHERE seq > ?", (self._processed,)).fetchone()[0])
+        self._last_seq = int(last)
+        self._inflight = 0  # records queued for the writer, not yet committed
+        self._wake = threading.Event()
+        if self._backlog:
+            self._wake.set()
+        self._jobs: queue.SimpleQueue[tuple[Job, Future[Any]] | None] = queue.SimpleQueue()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="bocage-inbox-writer",
+                                        daemon=True)
+        self._thread.start()
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA busy_timeout=5000")
+        return conn
+
+    # -- writer thread -------------------------------------------------------
+
+    def _submit(self, job: Job) -> Future[Any]:
+        if self._closed:
+            raise ServiceUnavailable("the inbox is closed")
+        fut: Future[Any] = Future()
+        self._jobs.put((job, fut))
+        return fut
+
+    def _run(self) -> None:
+        while True:
+            item = self._jobs.get()
+            if item is None:
+                return
+            group = [item]
+            # group commit: everything that queued while the last commit synced
+            while len(group) < _MAX_GROUP:
+                try:
+                    nxt = self._jobs.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._jobs.put(None)  # finish this group, then stop
+                    break
+                group.append(nxt)
+            self._commit(group)
+
+    def _commit(self, group: list[tuple[Job, Future[Any]]]) -> None:
+        conn = self._writer
+        results: list[tuple[Future[Any], bool, Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for job, fut in group:
+                conn.execute("SAVEPOINT job")
+                try:
+                    results.append((fut, True, job(conn)))
+                    conn.execute("RELEASE job")
+                except sqlite3.Error as exc:
+                    conn.execute("ROLLBACK TO job")
+                    conn.execute("RELEASE job")
+                    results.append((fut, False, exc))
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            log.exception("inbox commit failed")
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            err = ServiceUnavailable(f"the inbox cannot write: {exc}", retry_after=5)
+            for _, fut in group:
+                fut.set_exception(err)
+            return
+        for fut, ok, value in results:
+            if ok:
+                fut.set_result(value)
+            else:
+                fut.set_exception(ServiceUnavailable(f"the inbox cannot write: {value}"))
+
+    # -- accept --------------------------------------------------------------
+
+    def accept(self, records: Sequence[Uplink]) -> Future[Accepted]:
+        n = len(records)
+        with self._count_lock:
+            if self._backlog + self._inflight + n > self._max_backlog:
+                raise ServiceUnavailable(
+                    f"ingestion backlog full ({self._backlog} records waiting); retry later",
+                    retry_after=2)
+            self._inflight += n
+        rows = [(r.dedup_key, r.to_json()) for r in records]
+
+        def job(conn: sqlite3.Connection) -> Accepted:
+            stored = 0
+            for row in rows:
+                cur = conn.execute(
+                    "INSERT OR IGNORE INTO records (dedup_key, body) VALUES (?, ?)", row)
+                stored += cur.rowcount
+            return Accepted(stored=stored, duplicates=n - stored)
+
+        fut = self._submit(job)
+        fut.add_done_callback(lambda done: self._accepted(done, n))
+        return fut
+
+    def _accepted(self, done: Future[Accepted], n: int) -> None:
+        with self._count_lock:
+            self._inflight -= n
+            if done.exception() is None:
+                self._backlog += done.result().stored
+        if done.exception() is None and done.result().stored:
+            self._wake.set()
+
+    def backlog(self) -> int:
+        with self._count_lock:
+            return self._backlog
+
+    def wait_for_records(self, timeout: float) -> bool:
+        woken = self._wake.wait(timeout)
+        self._wake.clear()
+        return woken
+
+    # -- drain ---------------------------------------------------------------
+
+    def pending(self, limit: int) -> list[tuple[int, Uplink]]:
+        with self._read_lock:
+            rows = self._reader.execute(
+                "SELECT seq, body FROM records WHERE seq > ? ORDER BY seq LIMIT ?",
+                (self._processed, limit)).fetchall()
+        return [(seq, Uplink.from_json(body)) for seq, body in rows]
+
+    def mark_processed(self, upto: int, dead: Sequence[NewDeadLetter]) -> Future[None]:
+        now = self._now()
+        rows = [_dead_row(d, now) for d in dead]
+
+        def job(conn: sqlite3.Connection) -> int:
+            conn.executemany(
+                "INSERT INTO dead_letters (seq, dev_eui, source, reason, detail, status, "
+                "created_at, updated_at, body) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+            conn.execute("UPDATE marker SET processed = ? WHERE processed < ?", (upto, upto))
+            return int(conn.execute("SELECT count(*) FROM records WHERE seq > ?",
+                                    (upto,)).fetchone()[0])
+
+        out: Future[None] = Future()
+
+        def moved(done: Future[int]) -> None:
+            exc = done.exception()
+            if exc is not None:
+                out.set_exception(exc)
+                return
+            with self._count_lock:
+                self._processed = max(self._processed, upto)
+                self._backlog = done.result()
+            out.set_result(None)
+
+        self._submit(job).add_done_callback(moved)
+        return out
+
+    # -- dead letters --------------------------------------------------------
+
+    def dead_letters(self, query: DeadLetterQuery) -> list[DeadLetter]:
+        where, args = [], []
+        for column, value in (("status", query.status), ("reason", query.reason),
+                              ("dev_eui", query.dev_eui.upper() if query.dev_eui else None),
+                              ("source", query.source)):
+            if value:
+                where.append(f"{column} = ?")
+                args.append(value)
+        sql = "SELECT * FROM dead_letters"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY id LIMIT ? OFFSET ?"
+        with self._read_lock:
+            rows = self._reader.execute(sql, (*args, query.limit, query.offset)).fetchall()
+        return [_letter(row) for row in rows]
+
+    def dead_letter(self, letter_id: int) -> DeadLetter | None:
+        with self._read_lock:
+            row = self._reader.execute("SELECT * FROM dead_letters WHERE id = ?",
+                                       (letter_id,)).fetchone()
+        return None if row is None else _letter(row)
+
+    def settle_dead_letter(self, letter_id: int, failure: NewDeadLetter | None,
+                           at: str) -> Future[None]:
+        def job(conn: sqlite3.Connection) -> None:
+            if failure is None:
+                conn.execute("UPDATE dead_letters SET status = ?, updated_at = ?, "
+                             "attempts = attempts + 1 WHERE id = ?", (REPLAYED, at, letter_id))
+            else:
+                conn.execute("UPDATE dead_letters SET reason = ?, detail = ?, updated_at = ?, "
+                             "attempts = attempts + 1 WHERE id = ?",
+                             (failure.reason, failure.detail, at, letter_id))
+
+        return self._submit(job)
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._jobs.put(None)
+        self._thread.join()
+        self._writer.close()
+        self._reader.close()
+
+
+def _dead_row(d: NewDeadLetter, now: str) -> tuple[Any, ...]:
+    r = d.record
+    return (d.seq, r.dev_eui, r.source, d.reason, d.detail, OPEN, now, now, r.to_json())
+
+
+def _letter(row: tuple[Any, ...]) -> DeadLetter:
+    (id_, seq, _eui, _source, reason, detail, status, created, updated, attempts, body) = row
+    return DeadLetter(id=id_, seq=seq, record=Uplink.from_json(body), reason=reason,
+                      detail=detail, status=status, created_at=created, updated_at=updated,
+                      attempts=attempts)

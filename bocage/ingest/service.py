@@ -1,0 +1,93 @@
+"""Ingestion, assembled: inbox + catalogue + codecs + pipeline worker, one per app.
+
+Cheap to build; ``start()`` opens the inbox file and starts the worker (at app
+start-up, so records left pending by a previous run are drained at once), and
+``close()`` stops both. Every entry point also starts it lazily, so an app
+served without a lifespan (some tests) still ingests.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+
+from bocage.codecs.registry import CodecRegistry, builtin_registry
+from bocage.devices.catalogue import Catalogue
+from bocage.domain.errors import ResourceNotFound
+from bocage.domain.terms import Terms
+from bocage.ingest.deadletters import REPLAYED, DeadLetter
+from bocage.ingest.inbox import Accepted, Inbox
+from bocage.ingest.inbox_sqlite import SQLiteInbox, inbox_path
+from bocage.ingest.record import Uplink
+from bocage.ingest.worker import Pipeline, Worker
+from bocage.settings import Settings
+from bocage.storage.base import Store
+
+
+class Ingestion:
+    def __init__(self, settings: Settings, store: Store, terms: Terms,
+                 now: Callable[[], str], codecs: CodecRegistry | None = None) -> None:
+        self.settings = settings
+        self.codecs = codecs if codecs is not None else builtin_registry()
+        self.catalogue = Catalogue(store, terms, self.codecs, now)
+        self.pipeline = Pipeline(store, self.catalogue, self.codecs, terms, now)
+        self._now = now
+        self._lock = threading.Lock()
+        self._inbox: Inbox | None = None
+        self._worker: Worker | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._inbox is not None
+
+    def start_if_used(self) -> None:
+        """At app start-up: drain what a previous run left, without creating
+        anything (built-in models, the inbox file) in a database that never ingested."""
+        if inbox_path(self.settings.database_url, self.settings.inbox_path).exists():
+            self.start()
+
+    @property
+    def inbox(self) -> Inbox:
+        return self.start()
+
+    def start(self) -> Inbox:
+        with self._lock:
+            if self._inbox is None:
+                self.catalogue.ensure_builtin_models()
+                inbox = SQLiteInbox(
+                    inbox_path(self.settings.database_url, self.settings.inbox_path),
+                    max_backlog=self.settings.ingest_max_backlog, now=self._now)
+                self._worker = Worker(inbox, self.pipeline)
+                self._worker.start()
+                self._inbox = inbox
+            return self._inbox
+
+    def close(self) -> None:
+        with self._lock:
+            if self._worker is not None:
+                self._worker.stop()
+            if self._inbox is not None:
+                self._inbox.close()
+            self._inbox = self._worker = None
+
+    def accept(self, records: Sequence[Uplink]) -> Future[Accepted]:
+        return self.inbox.accept(records)
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        self.start()
+        assert self._worker is not None
+        return self._worker.wait_idle(timeout)
+
+    def replay(self, letter_id: int) -> DeadLetter:
+        """Run a dead letter through the pipeline again; returns it, settled."""
+        inbox = self.inbox
+        letter = inbox.dead_letter(letter_id)
+        if letter is None:
+            raise ResourceNotFound(f"no dead letter {letter_id}")
+        if letter.status != REPLAYED:
+            dead = self.pipeline.run([(letter.seq, letter.record)])
+            inbox.settle_dead_letter(letter_id, dead[0] if dead else None, self._now()).result()
+        out = inbox.dead_letter(letter_id)
+        assert out is not None
+        return out

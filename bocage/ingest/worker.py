@@ -1,0 +1,141 @@
+"""The pipeline worker: one thread draining the inbox in order, into the Store.
+
+At-least-once with idempotent effects: the processed marker moves only after
+the Store committed a batch, so a crash in between replays that batch on
+restart, and replaying a merge of the same observations changes nothing.
+A batch the Store refuses for want of capacity is retried, never skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from bocage.codecs.registry import CodecRegistry
+from bocage.devices.catalogue import TENANT, Catalogue
+from bocage.domain.errors import BocageError, ServiceUnavailable
+from bocage.domain.terms import Terms
+from bocage.ingest import deadletters as reasons
+from bocage.ingest.apply import to_mutation
+from bocage.ingest.deadletters import NewDeadLetter
+from bocage.ingest.inbox import Inbox
+from bocage.ingest.pipeline import Rejected, needs_device, process
+from bocage.ingest.record import Uplink
+from bocage.storage.base import Mutation, Store
+
+log = logging.getLogger("bocage.ingest")
+BATCH = 500
+
+
+class Pipeline:
+    """Records -> mutations (+ dead letters); shared by the worker and replays."""
+
+    def __init__(self, store: Store, catalogue: Catalogue, codecs: CodecRegistry,
+                 terms: Terms, now: Callable[[], str]) -> None:
+        self.store = store
+        self.catalogue = catalogue
+        self.codecs = codecs
+        self.terms = terms
+        self.now = now
+
+    def plan(self, seq: int, record: Uplink) -> list[Mutation] | NewDeadLetter:
+        try:
+            device = self.catalogue.device(record.dev_eui) if (
+                needs_device(record) and record.dev_eui) else None
+            model = self.catalogue.model(device.model) if device is not None else None
+            patches = process(record, device, model, self.codecs)
+            now = self.now()
+            return [to_mutation(p, self.terms, now) for p in patches]
+        except Rejected as exc:
+            return NewDeadLetter(record, exc.reason, exc.detail, seq)
+        except ServiceUnavailable:
+            raise
+        except BocageError as exc:  # e.g. a patch the NGSI-LD parser refuses
+            return NewDeadLetter(record, reasons.STORE_REJECTED, exc.detail, seq)
+
+    def run(self, batch: list[tuple[int, Uplink]]) -> list[NewDeadLetter]:
+        """Apply a batch to the Store; returns its dead letters."""
+        dead: list[NewDeadLetter] = []
+        mutations: list[Mutation] = []
+        owners: list[tuple[int, Uplink]] = []
+        for seq, record in batch:
+            planned = self.plan(seq, record)
+            if isinstance(planned, NewDeadLetter):
+                dead.append(planned)
+                continue
+            mutations.extend(planned)
+            owners.extend([(seq, record)] * len(planned))
+        if mutations:
+            results = self.store.apply(TENANT, mutations)
+            failed: dict[int, NewDeadLetter] = {}
+            for (seq, record), result in zip(owners, results, strict=True):
+                if isinstance(result, BocageError) and seq not in failed:
+                    failed[seq] = NewDeadLetter(record, reasons.STORE_REJECTED,
+                                                result.detail, seq)
+            dead.extend(failed.values())
+        return sorted(dead, key=lambda d: d.seq)
+
+
+class Worker:
+    def __init__(self, inbox: Inbox, pipeline: Pipeline) -> None:
+        self._inbox = inbox
+        self._pipeline = pipeline
+        self._stop = threading.Event()
+        self._idle = threading.Condition()
+        self._busy = False
+        self._thread = threading.Thread(target=self._run, name="bocage-ingest-worker",
+                                        daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join()
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        """True once everything accepted so far is processed (tests, shutdown)."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._busy or self._inbox.backlog():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._idle.wait(min(left, 0.05))
+        return True
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            with self._idle:
+                self._busy = True
+            try:
+                batch = self._inbox.pending(BATCH)
+                if batch:
+                    self._drain(batch)
+                    continue
+            except Exception:  # keep draining: the batch stays pending and is retried
+                log.exception("ingest pipeline batch failed; retrying")
+                self._stop.wait(1.0)
+                continue
+            finally:
+                with self._idle:
+                    self._busy = False
+                    self._idle.notify_all()
+            self._inbox.wait_for_records(0.5)
+
+    def _drain(self, batch: list[tuple[int, Uplink]]) -> None:
+        while True:
+            try:
+                dead = self._pipeline.run(batch)
+                break
+            except ServiceUnavailable as exc:  # store busy or down: wait, never skip
+                log.warning("store unavailable, ingest waits", extra={"detail": exc.detail})
+                if self._stop.wait(exc.retry_after):
+                    return
+        self._inbox.mark_processed(batch[-1][0], dead).result()
+        for d in dead:
+            log.info("dead letter", extra={"reason": d.reason, "detail": d.detail,
+                                           "devEui": d.record.dev_eui})
