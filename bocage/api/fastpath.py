@@ -10,12 +10,13 @@ mapping as ``bocage.api.errors``.
 
 from __future__ import annotations
 
+import gc
 import logging
 import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from fastapi import FastAPI
 from starlette.requests import Request
@@ -93,7 +94,33 @@ class BocageApp(FastAPI):
             send = _echo_tenant(scope, send)
             if await self.fast.handle(scope, receive, send):
                 return
+        elif scope["type"] == "lifespan":  # the server starts serving this app
+            tune_gc()
         await super().__call__(scope, receive, send)
+
+
+#: gen0 threshold of a serving process (CPython's default is 700 allocations).
+GC_THRESHOLDS: Final = (50_000, 20, 10)
+
+
+def tune_gc() -> None:
+    """Make the cyclic garbage collector cheap for a server (idempotent).
+
+    A batch of 1000 entities allocates ~100k containers that live until the
+    response is sent; with the default thresholds they are promoted and trigger
+    full collections over the whole heap, which took a third of a batch upsert
+    (measured in-process: 1.9 s of gen-2 collections for 20k entities, upsert
+    2.9k -> 4.5k entities/s with this). So: freeze what start-up built (modules,
+    the app, @context maps: never garbage) out of the collector's sight, and
+    collect the young generation every 50k allocations instead of 700. Request
+    data holds no reference cycles, so reference counting frees it anyway; the
+    collector only has to find the rare cycle, later.
+    """
+    if gc.get_threshold() == GC_THRESHOLDS:
+        return
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def _echo_tenant(scope: Scope, send: Send) -> Send:

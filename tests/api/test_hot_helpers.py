@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import gc
 import re
 
 import pytest
 from starlette.requests import Request
+from starlette.testclient import TestClient
 
+from bocage.api.fastpath import GC_THRESHOLDS, BocageApp, FastRoutes
 from bocage.api.negotiation import header, tenant_of
 from bocage.api.services import _utc_now
 from bocage.domain.errors import BadRequestData
@@ -50,3 +53,13 @@ def test_observed_at_is_normalised_every_time_and_still_validated() -> None:
     for bad in ("yesterday", 3):
         with pytest.raises(BadRequestData, match="observedAt"):
             observed(bad)
+
+
+def test_serving_tunes_the_garbage_collector(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[object] = []
+    monkeypatch.setattr(gc, "get_threshold", lambda: (700, 10, 10))
+    monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
+    monkeypatch.setattr(gc, "set_threshold", lambda *t: calls.append(t))
+    with TestClient(BocageApp(FastRoutes())):  # runs the lifespan, as a server does
+        pass
+    assert calls == ["freeze", GC_THRESHOLDS]
