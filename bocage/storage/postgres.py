@@ -45,17 +45,16 @@ from bocage.domain.entity import Entity
 from bocage.domain.errors import BocageError, NonexistentTenant, ServiceUnavailable
 from bocage.domain.query import EntityQuery, QueryPage
 from bocage.storage.base import AttributeInfo, Mutation, MutationResult, TypeInfo
+from bocage.storage.exact import Check, exact_checks
 from bocage.storage.factory import mask_password
 from bocage.storage.postgres_apply import Interner, apply_mutations, flush_stats
 from bocage.storage.postgres_query import (
-    Check,
     Driven,
     Plan,
     Streamed,
     after,
     dec,
     enc,
-    exact_checks,
     filter_sql,
     holds,
     paged,

@@ -20,18 +20,10 @@ Strings are compared as UTF-8 ``bytea`` (see ``postgres_schema``).
 
 from __future__ import annotations
 
-import functools
-import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from bocage.domain.entity import Entity
-from bocage.domain.errors import BadRequestData
-from bocage.domain.query import EntityQuery
-from bocage.ngsild.geo import geo_matches
-from bocage.ngsild.q import matches
-from bocage.ngsild.scopeq import scope_matches
 from bocage.storage.sqlite_query import (
     DEFAULT_CAP,
     AllOf,
@@ -54,7 +46,6 @@ from bocage.storage.sqlite_query import (
 )
 
 Params = list[object]
-Check = Callable[[Entity], bool]
 
 #: Atoms whose pk sets come out of their index in pk order (streamable).
 _ORDERED: Final = (TypeIs, HasAttr)
@@ -69,25 +60,6 @@ def enc(text: str) -> bytes:
 
 def dec(raw: bytes) -> str:
     return bytes(raw).decode("utf-8", "surrogatepass")
-
-
-def exact_checks(query: EntityQuery) -> list[Check]:
-    """The exact filters, cheapest first (idPattern validated here, before SQL)."""
-    checks: list[Check] = []
-    if query.id_pattern is not None:
-        try:
-            pattern = re.compile(query.id_pattern)
-        except (re.error, RecursionError, OverflowError) as exc:
-            raise BadRequestData(f"invalid idPattern: {exc}") from exc
-        checks.append(lambda entity: pattern.fullmatch(entity["id"]) is not None)
-    if query.q is not None:
-        checks.append(functools.partial(matches, query.q))
-    if query.geo is not None:
-        checks.append(functools.partial(geo_matches, query.geo))
-    if query.scope_q:
-        scope_q = query.scope_q
-        checks.append(lambda entity: scope_matches(scope_q, entity.get("scope") or ()))
-    return checks
 
 
 # ---------------------------------------------------------------------- plans

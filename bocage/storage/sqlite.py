@@ -15,13 +15,11 @@ the decoded entities, streamed from a cursor until the page is full.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 import os
-import re
 import sqlite3
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,12 +28,10 @@ from typing import Any
 import orjson
 
 from bocage.domain.entity import Entity
-from bocage.domain.errors import BadRequestData, NonexistentTenant, ServiceUnavailable
+from bocage.domain.errors import NonexistentTenant, ServiceUnavailable
 from bocage.domain.query import EntityQuery, QueryPage
-from bocage.ngsild.geo import geo_matches
-from bocage.ngsild.q import matches
-from bocage.ngsild.scopeq import scope_matches
 from bocage.storage.base import AttributeInfo, Mutation, MutationResult, TypeInfo
+from bocage.storage.exact import Check, exact_checks
 from bocage.storage.sqlite_apply import Interner, apply_mutations, flush_stats
 from bocage.storage.sqlite_query import (
     DEFAULT_CAP,
@@ -48,8 +44,6 @@ from bocage.storage.sqlite_query import (
 )
 from bocage.storage.sqlite_schema import migrate
 from bocage.storage.sqlite_writer import Writer, is_unavailable
-
-Check = Callable[[Entity], bool]
 
 
 class SQLiteStore:
@@ -134,7 +128,7 @@ class SQLiteStore:
         return entity
 
     def query(self, tenant: str, query: EntityQuery) -> QueryPage:
-        checks = _exact_checks(query)  # validates idPattern before touching the database
+        checks = exact_checks(query)  # validates idPattern before touching the database
         prefilter = translate(query)
         empty = QueryPage([], 0 if query.count else None)
         with self._snapshot() as conn:
@@ -327,25 +321,6 @@ class SQLiteStore:
                 self._readers.append(conn)
             self._local.conn = conn
         return conn
-
-
-def _exact_checks(query: EntityQuery) -> list[Check]:
-    """The exact filters, cheapest first."""
-    checks: list[Check] = []
-    if query.id_pattern is not None:
-        try:
-            pattern = re.compile(query.id_pattern)
-        except (re.error, RecursionError, OverflowError) as exc:
-            raise BadRequestData(f"invalid idPattern: {exc}") from exc
-        checks.append(lambda entity: pattern.fullmatch(entity["id"]) is not None)
-    if query.q is not None:
-        checks.append(functools.partial(matches, query.q))
-    if query.geo is not None:
-        checks.append(functools.partial(geo_matches, query.geo))
-    if query.scope_q:
-        scope_q = query.scope_q
-        checks.append(lambda entity: scope_matches(scope_q, entity.get("scope") or ()))
-    return checks
 
 
 def _filtered_page(
