@@ -24,19 +24,17 @@ import json
 import os
 import platform
 import random
-import secrets
 import statistics
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import psycopg
-from psycopg import sql
+from throwaway_pg import ADMIN_URL, postgres_database
 
 from bocage.domain.entity import Entity
 from bocage.domain.errors import AlreadyExists, ResourceNotFound
@@ -46,9 +44,6 @@ from bocage.storage.postgres import PostgresStore
 from bocage.storage.sqlite import SQLiteStore
 
 HERE = Path(__file__).parent
-ADMIN_URL = os.environ.get(
-    "BOCAGE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
 SDM = "https://smartdatamodels.org/dataModel.WasteManagement/"
 WASTE = SDM + "WasteContainer"
 FILLING, TEMPERATURE, STATUS = SDM + "fillingLevel", SDM + "temperature", SDM + "status"
@@ -217,25 +212,6 @@ def bench(store: Store, n_entities: int, quick: bool, vacuum: str = "") -> dict[
         retrieve.append((time.perf_counter() - begun) * 1000)
     results["retrieve_p95_ms"] = p95(retrieve)
     return results
-
-
-@contextmanager
-def postgres_database() -> Iterator[str]:
-    """A throwaway database with PostGIS, owned by an ordinary role; its URL."""
-    name = f"bocage_bench_{secrets.token_hex(4)}"
-    ident = sql.Identifier(name)
-    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        host, port = admin.info.host, admin.info.port
-        admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(ident))
-        admin.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(ident, ident))
-    try:
-        with psycopg.connect(ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", autocommit=True) as conn:
-            conn.execute("CREATE EXTENSION postgis")
-        yield f"postgresql://{name}@{host}:{port}/{name}"
-    finally:
-        with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(ident))
-            admin.execute(sql.SQL("DROP ROLE IF EXISTS {}").format(ident))
 
 
 def machine() -> dict[str, Any]:

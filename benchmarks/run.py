@@ -1,9 +1,12 @@
-"""Entity benchmarks over HTTP against a real `bocage serve` process (SQLite).
+"""Entity benchmarks over HTTP against a real `bocage serve` process, per backend.
 
-    python benchmarks/run.py [--entities 100000] [--quick]
+    python benchmarks/run.py [--entities 100000] [--quick] [--backends sqlite,postgres]
 
-Writes benchmarks/results/entities-sqlite.json and compares it with the committed
-baseline benchmarks/baseline/entities-sqlite.json (ratios > 1 are better).
+Runs the same load on SQLite and on PostgreSQL (a throwaway database on the server
+named by BOCAGE_BENCH_POSTGRES_URL, skipped with a message when there is none) and
+prints them side by side. Writes benchmarks/results/entities-<backend>.json and
+compares each with the committed baseline benchmarks/baseline/entities-<backend>.json
+(ratios > 1 are better).
 
 Throughput and retrieve latency are driven by wrk (Debian package `wrk`, Lua
 scripts in benchmarks/wrk/) when it is installed, else by an httpx client in this
@@ -32,6 +35,7 @@ from typing import Any
 
 import httpx
 import orjson
+from throwaway_pg import postgres_database, unavailable
 
 HERE = Path(__file__).parent
 TARGETS = {
@@ -215,58 +219,104 @@ def machine() -> dict[str, Any]:
             "system": platform.platform()}
 
 
+def serve_and_bench(database_url: str, n_entities: int, quick: bool) -> dict[str, float]:
+    """Start `bocage serve` on `database_url`, load and measure it, stop it."""
+    port = free_port()
+    env = {**os.environ, "BOCAGE_DATABASE_URL": database_url,
+           "BOCAGE_LOG_LEVEL": "WARNING", "BOCAGE_MAX_BATCH": "10000"}
+    proc = subprocess.Popen([sys.executable, "-m", "bocage.cli", "serve", "--port", str(port)],
+                            env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        else:
+            raise RuntimeError(f"bocage did not become ready on {database_url}")
+        return asyncio.run(bench(base, proc.pid, n_entities, quick))
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def run_backend(backend: str, n_entities: int, quick: bool) -> dict[str, float]:
+    if backend == "sqlite":
+        with tempfile.TemporaryDirectory() as tmp:
+            return serve_and_bench(f"sqlite:///{tmp}/bench.db", n_entities, quick)
+    with postgres_database() as url:
+        return serve_and_bench(url, n_entities, quick)
+
+
+def write_report(backend: str, n_entities: int, quick: bool, results: dict[str, float]) -> Path:
+    report = {"benchmark": "entities", "backend": backend, "entities": n_entities,
+              "quick": quick, "client": "wrk" if shutil.which("wrk") else "httpx",
+              "machine": machine(),
+              "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "results": results}
+    out = HERE / "results" / f"entities-{backend}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+    return out
+
+
+def baseline(backend: str) -> dict[str, float]:
+    path = HERE / "baseline" / f"entities-{backend}.json"
+    return dict(json.loads(path.read_text())["results"]) if path.exists() else {}
+
+
+def ratio(value: float, base: float | None, sense: str) -> str:
+    """Against the committed baseline; > 1 is better."""
+    if not base:
+        return "-"
+    return f"{(value / base if sense == 'higher' else base / value):.2f}"
+
+
+def print_table(results: dict[str, dict[str, float]]) -> list[str]:
+    """One row per metric, the backends side by side; returns the targets missed."""
+    backends = list(results)
+    bases = {b: baseline(b) for b in backends}
+    header = f"{'metric':30} {'target':>8}"
+    for b in backends:
+        header += f" {b:>10} {'vs base':>7}"
+    print(header)
+    missed = []
+    for key, (target, sense) in TARGETS.items():
+        line = f"{key:30} {('>=' if sense == 'higher' else '<=') + format(target, 'g'):>8}"
+        for b in backends:
+            value = results[b][key]
+            ok = value >= target if sense == "higher" else value <= target
+            line += f" {value:10.1f}{'' if ok else '!'} {ratio(value, bases[b].get(key), sense):>6}"
+            if not ok:
+                missed.append(f"{b} {key}")
+        print(line)
+    print("('!' marks a missed target; 'vs base' is the ratio to benchmarks/baseline/, > 1 better)")
+    return missed
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--entities", type=int, default=100_000)
     parser.add_argument("--quick", action="store_true", help="fewer samples (smoke run)")
-    parser.add_argument("--out", default=str(HERE / "results" / "entities-sqlite.json"))
+    parser.add_argument("--backends", default="sqlite,postgres",
+                        help="comma-separated: sqlite, postgres (default: both)")
     args = parser.parse_args()
 
-    with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        env = {**os.environ, "BOCAGE_DATABASE_URL": f"sqlite:///{tmp}/bench.db",
-               "BOCAGE_LOG_LEVEL": "WARNING", "BOCAGE_MAX_BATCH": "10000"}
-        proc = subprocess.Popen([sys.executable, "-m", "bocage.cli", "serve", "--port", str(port)],
-                                env=env)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(300):
-                try:
-                    if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            results = asyncio.run(bench(base, proc.pid, args.entities, args.quick))
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
-
-    report = {"benchmark": "entities", "backend": "sqlite", "entities": args.entities,
-              "quick": args.quick, "client": "wrk" if shutil.which("wrk") else "httpx",
-              "machine": machine(),
-              "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "results": results}
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(report, indent=2) + "\n")
-
-    baseline_path = HERE / "baseline" / "entities-sqlite.json"
-    baseline = json.loads(baseline_path.read_text())["results"] if baseline_path.exists() else {}
-    print(f"{'metric':34} {'value':>10} {'target':>8} {'baseline':>10} {'ratio':>7}")
-    failed = []
-    for key, value in results.items():
-        target, sense = TARGETS[key]
-        ok = value >= target if sense == "higher" else value <= target
-        base_v = baseline.get(key)
-        ratio = ""
-        if base_v:
-            ratio = f"{(value / base_v if sense == 'higher' else base_v / value):.2f}"
-        print(f"{key:34} {value:10.1f} {target:8} {base_v if base_v else '-':>10} {ratio:>7}"
-              f" {'ok' if ok else 'MISSED'}")
-        if not ok:
-            failed.append(key)
-    print(f"results written to {out}")
-    if failed:
-        print("targets missed: " + ", ".join(failed))
+    results: dict[str, dict[str, float]] = {}
+    for backend in args.backends.split(","):
+        if backend not in ("sqlite", "postgres"):
+            parser.error(f"unknown backend {backend!r}")
+        if backend == "postgres" and (why := unavailable()):
+            print(f"postgres: skipped ({why})", file=sys.stderr)
+            continue
+        print(f"{backend}: {args.entities} entities...", file=sys.stderr)
+        results[backend] = run_backend(backend, args.entities, args.quick)
+        out = write_report(backend, args.entities, args.quick, results[backend])
+        print(f"results written to {out}", file=sys.stderr)
+    missed = print_table(results)
+    if missed:
+        print("targets missed: " + ", ".join(missed))
     return 0
 
 
