@@ -2,6 +2,8 @@
 
 A folder holds ``manifest.toml`` (the device model: vendor, fPorts, quantities and
 their Smart Data Model mapping), ``decoder.py`` (a pure ``decode(payload, f_port,
-config) -> dict``) and ``examples.json`` (bytes in, output out, an error case),
-which ``tests/codecs`` runs for every folder: adding a model adds no test code.
+config) -> dict``), ``encoder.py`` (its inverse, ``encode(values) -> (fPort,
+payload)``, reached through ``registry.encoder_for(codec_id)``) and ``examples.json``
+(bytes in, output out, an error case), which ``tests/codecs`` runs for every folder:
+adding a model adds no test code.
 """

@@ -1,8 +1,14 @@
-"""The codec registry: codec id -> a pure decoder (built-ins found by their folders)."""
+"""The codec registry: codec id -> a pure decoder, and for built-ins its encoder.
+
+A built-in codec is a folder of ``bocage/codecs`` holding ``manifest.toml``,
+``decoder.py`` (``decode``) and ``encoder.py`` (``encode``, the exact inverse of
+``decode`` within the format's resolution, used by the simulator and the tests).
+"""
 
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import tomllib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -13,11 +19,17 @@ from bocage.codecs.model import ModelSpec, spec_from_json
 
 #: decode(payload, fPort, configuration) -> decoded values; raises CodecError
 Decoder = Callable[[bytes, int, Mapping[str, Any]], dict[str, Any]]
+#: encode(values) -> (fPort, payload); raises EncodeError
+Encoder = Callable[[Mapping[str, Any]], tuple[int, bytes]]
 _HERE = Path(__file__).parent
 
 
 class CodecError(Exception):
     """The payload does not follow the codec's format (the detail says how)."""
+
+
+class EncodeError(ValueError):
+    """Values the codec's frame cannot carry (missing, wrong type, outside the field)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,6 +39,14 @@ class Codec:
     #: the built-in device model shipped with the codec
     model: ModelSpec
     folder: Path
+    #: the inverse of ``decode`` (None: the codec cannot encode)
+    encoder: Encoder | None = None
+
+    def encode(self, values: Mapping[str, Any]) -> tuple[int, bytes]:
+        """(fPort, payload) a device of this model would send for ``values``."""
+        if self.encoder is None:
+            raise EncodeError(f"codec {self.id} has no encoder")
+        return self.encoder(values)
 
 
 class CodecRegistry:
@@ -44,18 +64,42 @@ class CodecRegistry:
 
 
 def load_folder(folder: Path, module: str) -> Codec:
+    """The codec in ``folder``; ``module`` is its decoder's module (``...decoder``)."""
     with open(folder / "manifest.toml", "rb") as fh:
         manifest = tomllib.load(fh)
     spec = spec_from_json(manifest)
     decode = getattr(importlib.import_module(module), "decode")  # noqa: B009
-    return Codec(id=spec.codec, decode=decode, model=spec, folder=folder)
+    encoder: Encoder | None = None
+    encoder_module = module.rsplit(".", 1)[0] + ".encoder"
+    if (folder / "encoder.py").is_file() and importlib.util.find_spec(encoder_module):
+        encoder = getattr(importlib.import_module(encoder_module), "encode")  # noqa: B009
+    return Codec(id=spec.codec, decode=decode, model=spec, folder=folder, encoder=encoder)
 
 
 def builtin_folders() -> list[Path]:
     return sorted(p.parent for p in _HERE.glob("*/manifest.toml"))
 
 
+_BUILTIN: CodecRegistry | None = None
+
+
 def builtin_registry() -> CodecRegistry:
     """Every folder of ``bocage/codecs`` that holds a manifest."""
     codecs = [load_folder(f, f"bocage.codecs.{f.name}.decoder") for f in builtin_folders()]
     return CodecRegistry({c.id: c for c in codecs})
+
+
+def encoder_for(codec_id: str) -> Encoder:
+    """The encoder of a built-in codec (``bocage-sl1``...); KeyError when there is none.
+
+    ``encoder_for("bocage-wm1")({"index": 12.5, "flow": 3, "leak": False,
+    "tamper": False, "battery": 97})`` -> ``(2, b"...")``: the uplink a real
+    device would send, for the simulator and for tests.
+    """
+    global _BUILTIN
+    if _BUILTIN is None:
+        _BUILTIN = builtin_registry()
+    codec = _BUILTIN.get(codec_id)
+    if codec is None or codec.encoder is None:
+        raise KeyError(f"no built-in encoder for codec {codec_id!r}")
+    return codec.encoder

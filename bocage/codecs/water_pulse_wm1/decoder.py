@@ -17,6 +17,8 @@ def decode(payload: bytes, f_port: int, config: Mapping[str, Any]) -> dict[str, 
     if len(payload) != _FRAME.size:
         raise CodecError(f"WM-1 index frame is {_FRAME.size} bytes, got {len(payload)}")
     litres, flow, flags, battery = _FRAME.unpack(payload)
+    if flags & ~0b11:
+        raise CodecError(f"reserved flag bits set: {flags:#04x}")
     return {
         "index": litres / 1000,
         "flow": flow,
