@@ -46,6 +46,12 @@ class Settings:
     chirpstack_secret: str = ""
     #: shared secret of The Things Stack webhook ("" = endpoint disabled)
     tts_secret: str = ""
+    #: web UI: equipment with no new data for this many hours shows as offline
+    offline_after_hours: float = 24.0
+    #: web UI map: tile URL template ({z}/{x}/{y}); "" = no tiles, our own layers only
+    map_tiles_url: str = ""
+    #: web UI map: attribution shown with the tiles
+    map_tiles_attribution: str = ""
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

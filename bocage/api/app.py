@@ -26,6 +26,7 @@ from bocage.ingest.service import Ingestion
 from bocage.ngsild.context import ContextResolver
 from bocage.settings import Settings
 from bocage.storage.base import Store
+from bocage.web import pages
 
 NGSI_LD_PREFIX = "/ngsi-ld/v1"
 
@@ -82,7 +83,10 @@ def create_app(settings: Settings, store: Store, services: Services | None = Non
         ingest.build_router(services, ingestion, fast),
         devices.build_router(services, ingestion),
         deadletters.build_router(ingestion, settings.max_limit),
+        pages.build_router(services),
     ):
         app.router.routes.extend(router.routes)
+    app.router.routes.append(pages.mount_static())
+    app.add_api_route("/", pages.root_redirect(), include_in_schema=False)
     app.add_middleware(ops.MetricsMiddleware, metrics=metrics)
     return app

@@ -1,0 +1,195 @@
+"""The hypervisor's web pages (server-rendered, Jinja2; htmx and Leaflet vendored).
+
+Routes live under ``/ui``; ``/`` redirects there. Pages never run inline
+script (a strict Content-Security-Policy can forbid it): data reaches the
+scripts in ``static/js`` through ``data-`` attributes and JSON endpoints.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+from fastapi import APIRouter
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response
+from starlette.routing import Mount
+from starlette.staticfiles import StaticFiles
+
+from bocage import __version__
+from bocage.api.calls import run
+from bocage.api.services import Services
+from bocage.domain.errors import NonexistentTenant
+from bocage.domain.query import EntityQuery
+from bocage.web.equipment import (
+    DOMAINS,
+    STATUSES,
+    Equipment,
+    by_domain,
+    tally,
+)
+from bocage.web.i18n import LANGUAGES, Translator, pick_language
+from bocage.web.territory import View, scope_query
+
+STATIC = Path(__file__).parent / "static"
+LANG_COOKIE = "bocage_lang"
+
+
+def _environment() -> Environment:
+    env = Environment(loader=PackageLoader("bocage.web"), autoescape=select_autoescape(),
+                      trim_blocks=True, lstrip_blocks=True)
+    env.filters["q"] = lambda text: quote(str(text), safe="")
+    return env
+
+
+def build_router(services: Services) -> APIRouter:
+    router = APIRouter(prefix="/ui", include_in_schema=False)
+    env = _environment()
+    offline_after = dt.timedelta(hours=services.settings.offline_after_hours)
+
+    def view(request: Request) -> View:
+        tenant = request.headers.get("NGSILD-Tenant", "")
+        return View(services.store, tenant, services.contexts.core_term_map, offline_after)
+
+    def translator(request: Request) -> Translator:
+        return Translator(pick_language(request.query_params.get("lang"),
+                                        request.cookies.get(LANG_COOKIE)))
+
+    def page(request: Request, template: str, status: int = 200, **values: Any) -> Response:
+        t = translator(request)
+        html = env.get_template(template).render(
+            t=t, lang=t.lang, languages=LANGUAGES, path=request.url.path,
+            query=str(request.url.query), version=__version__, domains=DOMAINS,
+            statuses=STATUSES, settings=services.settings, **values)
+        return HTMLResponse(html, status_code=status)
+
+    async def equipment(request: Request, query: EntityQuery | None = None) -> list[Equipment]:
+        v = view(request)
+        try:
+            return await run(lambda: v.equipment(query))
+        except NonexistentTenant:
+            return []
+
+    @router.get("/", summary="Overview")
+    async def overview(request: Request) -> Response:
+        items = await equipment(request)
+        areas: dict[tuple[str, str], list[Equipment]] = {}
+        for item in items:
+            if item.place.epci and item.place.commune:
+                areas.setdefault((item.place.epci, item.place.commune), []).append(item)
+        return page(request, "overview.html", total=tally(items), domains_tally=by_domain(items),
+                    communes=sorted((key, tally(group)) for key, group in areas.items()),
+                    alarms=[i for i in items if i.status == "alarm"][:20])
+
+    @router.get("/carte", summary="Territory map")
+    async def map_page(request: Request) -> Response:
+        items = await equipment(request)
+        epcis = sorted({i.place.epci for i in items if i.place.epci})
+        communes = sorted({(i.place.epci or "", i.place.commune) for i in items
+                           if i.place.commune})
+        return page(request, "map.html", epcis=epcis, communes=communes,
+                    tiles=services.settings.map_tiles_url,
+                    attribution=services.settings.map_tiles_attribution)
+
+    @router.get("/carte/equipements.json", summary="Map markers")
+    async def map_data(request: Request) -> Response:
+        items = await equipment(request)
+        t = translator(request)
+        # compact rows: [id, lat, lon, domain, status, name, epci, commune, type label]
+        rows = [[i.id, round(i.lat, 6), round(i.lon, 6), i.domain, i.status, i.name,
+                 i.place.epci or "", i.place.commune or "", t(f"type.{i.type}")
+                 if t(f"type.{i.type}") != f"type.{i.type}" else i.type]
+                for i in items if i.lat is not None and i.lon is not None]
+        labels = {"status": {s: t(f"status.{s}") for s in STATUSES},
+                  "domain": {d: t(f"domain.{d}") for d in (*DOMAINS, "other")},
+                  "open": t("map.open")}
+        return Response(orjson.dumps({"markers": rows, "labels": labels}),
+                        media_type="application/json")
+
+    @router.get("/equipements/{entity_id:path}", summary="One piece of equipment")
+    async def equipment_page(request: Request, entity_id: str) -> Response:
+        v = view(request)
+        try:
+            found = await run(lambda: v.one(entity_id))
+        except NonexistentTenant:
+            found = None
+        if found is None:
+            return page(request, "error.html", status=404, message_key="error.not_found",
+                        subject=entity_id)
+        _, item = found
+        device = None
+        if item.device is not None:
+            dev = await run(lambda: v.one(item.device or ""))
+            device = dev[1] if dev else None
+        chartable = [(val.name, val.iri) for val in item.values
+                     if isinstance(val.value, int | float) and not isinstance(val.value, bool)]
+        return page(request, "equipment.html", item=item, device=device, chartable=chartable)
+
+    @router.get("/communes/{insee}", summary="A commune")
+    async def commune_page(request: Request, insee: str) -> Response:
+        return await area_page(request, commune=insee)
+
+    @router.get("/epci/{siren}", summary="An EPCI")
+    async def epci_page(request: Request, siren: str) -> Response:
+        return await area_page(request, epci=siren)
+
+    async def area_page(request: Request, epci: str | None = None,
+                        commune: str | None = None) -> Response:
+        if not (epci or commune or "").isalnum():
+            return page(request, "error.html", status=404, message_key="error.not_found",
+                        subject=epci or commune)
+        items = await equipment(request, scope_query(epci=epci, commune=commune))
+        if not items:
+            return page(request, "error.html", status=404, message_key="error.no_equipment",
+                        subject=epci or commune)
+        communes: dict[str, list[Equipment]] = {}
+        for item in items:
+            communes.setdefault(item.place.commune or "", []).append(item)
+        return page(request, "area.html", kind="commune" if commune else "epci",
+                    code=commune or epci, epci=epci or items[0].place.epci, total=tally(items),
+                    domains_tally=by_domain(items),
+                    communes=sorted((c, tally(g)) for c, g in communes.items() if c),
+                    problems=[i for i in items if i.status != "ok"][:50])
+
+    @router.get("/qualite", summary="Data quality")
+    async def quality_page(request: Request) -> Response:
+        ingestion = request.app.state.ingestion
+        letters = []
+        if ingestion.started:
+            from bocage.ingest.deadletters import OPEN, DeadLetterQuery
+
+            letters = await run(lambda: ingestion.inbox.dead_letters(
+                DeadLetterQuery(status=OPEN, limit=100)))
+        items = await equipment(request)
+        return page(request, "quality.html", letters=letters,
+                    offline=[i for i in items if i.status == "offline"][:100],
+                    never=[i for i in items if i.last_seen is None][:100])
+
+    @router.get("/langue", summary="Switch language")
+    async def switch_language(request: Request) -> Response:
+        lang = pick_language(request.query_params.get("lang"), None)
+        target = request.query_params.get("next", "/ui/")
+        if not target.startswith("/") or target.startswith("//"):
+            target = "/ui/"  # never an open redirect
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, httponly=True,
+                            samesite="lax")
+        return response
+
+    return router
+
+
+def mount_static() -> Mount:
+    return Mount("/ui/static", app=StaticFiles(directory=STATIC), name="ui-static")
+
+
+def root_redirect() -> Callable[[Request], Any]:
+    async def root(request: Request) -> Response:
+        return RedirectResponse("/ui/", status_code=307)
+
+    return root

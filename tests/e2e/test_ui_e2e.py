@@ -1,0 +1,124 @@
+"""The web UI in a real browser against a real bocage process."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from bocage_process import running_bocage
+from browser import chromium
+
+API = "/ngsi-ld/v1"
+COMMUNES = ["01004", "01202", "01032"]
+
+
+def entity(n: int) -> dict[str, Any]:
+    commune = COMMUNES[n % len(COMMUNES)]
+    kind = ["Streetlight", "WasteContainer", "ParkingSpot"][(n // 3) % 3]
+    body: dict[str, Any] = {
+        "id": f"urn:ngsi-ld:{kind}:{commune}-{n}", "type": kind,
+        "scope": f"/FR/01/240100883/{commune}",
+        "location": {"type": "GeoProperty", "value": {
+            "type": "Point", "coordinates": [5.30 + (n % 17) / 100, 45.90 + (n % 13) / 100]}},
+        "name": {"type": "Property", "value": f"{kind} {n}"},
+        "status": {"type": "Property", "value": "ok"},
+        "dateObserved": {"type": "Property", "value": "2099-01-01T00:00:00Z",
+                         "observedAt": "2099-01-01T00:00:00Z"},
+    }
+    return body
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with running_bocage("serve", tmp_path_factory.mktemp("ui")) as base:
+        bodies = [entity(n) for n in range(60)]
+        failed = entity(60)
+        failed.update(id="urn:ngsi-ld:Streetlight:01004-panne", type="Streetlight",
+                      name={"type": "Property", "value": "Lampadaire rue de la Gare"},
+                      status={"type": "Property", "value": "defectiveLamp"})
+        bodies.append(failed)
+        r = httpx.post(f"{base}{API}/entityOperations/create", json=bodies)
+        assert r.status_code == 201, r.text
+        yield base
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with chromium() as b:
+        yield b
+
+
+def test_find_the_failed_street_light_on_the_map_and_open_it(site: str, browser: Any) -> None:
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{site}/ui/carte")
+    page.wait_for_selector("#map[data-ready=true]")
+    assert page.get_attribute("#map", "data-shown") == "61"
+    # keep only the alarms
+    for status in ("ok", "offline", "maintenance"):
+        page.uncheck(f"#map-filters input[name=status][value={status}]")
+    assert page.get_attribute("#map", "data-shown") == "1"
+    assert page.inner_text("#map-count").startswith("1 ")
+    marker = page.locator(".leaflet-marker-icon.mk-alarm")
+    marker.click()
+    page.get_by_role("link", name="Ouvrir la fiche").click()
+    page.wait_for_url("**/ui/equipements/**")
+    assert page.inner_text("h1") == "Lampadaire rue de la Gare"
+    assert "En alarme" in page.inner_text("main")
+    page.close()
+
+
+def test_filters_by_network_and_commune(site: str, browser: Any) -> None:
+    page = browser.new_page()
+    page.goto(f"{site}/ui/carte?commune=01202")
+    page.wait_for_selector("#map[data-ready=true]")
+    assert page.get_attribute("#map", "data-shown") == "20"
+    page.uncheck("#map-filters input[name=domain][value=lighting]")
+    shown = int(page.get_attribute("#map", "data-shown") or "-1")
+    assert 0 < shown < 20
+    page.close()
+
+
+def test_switch_to_english_and_back(site: str, browser: Any) -> None:
+    page = browser.new_page()
+    page.goto(f"{site}/ui/")
+    assert page.inner_text("h1") == "Vue d'ensemble du territoire"
+    page.click(".langs a[lang=en]")
+    page.wait_for_selector("html[lang=en]")
+    assert page.inner_text("h1") == "Territory overview"
+    page.goto(f"{site}/ui/carte")  # the choice sticks (cookie)
+    assert page.get_by_role("link", name="Map").count() == 1
+    page.click(".langs a[lang=fr]")
+    page.wait_for_selector("html[lang=fr]")
+    assert page.get_by_role("link", name="Carte").count() == 1
+    page.close()
+
+
+def test_every_request_of_every_page_stays_on_loopback(site: str, browser: Any) -> None:
+    seen: list[str] = []
+    page = browser.new_page()
+    page.on("request", lambda request: seen.append(request.url))
+    for path in ("/ui/", "/ui/carte", "/ui/equipements/urn:ngsi-ld:Streetlight:01004-panne",
+                 "/ui/communes/01004", "/ui/epci/240100883", "/ui/qualite", "/ui/?lang=en"):
+        page.goto(site + path)
+        page.wait_for_load_state("networkidle")
+        if path == "/ui/carte":
+            page.wait_for_selector("#map[data-ready=true]")
+    page.close()
+    assert len(seen) > 10
+    foreign = [url for url in seen if not url.startswith("http://127.0.0.1:")]
+    assert foreign == []
+
+
+def test_pages_raise_no_script_error(site: str, browser: Any, tmp_path: Path) -> None:
+    errors: list[str] = []
+    page = browser.new_page(viewport={"width": 390, "height": 844})  # a phone
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    for path in ("/ui/", "/ui/carte", "/ui/equipements/urn:ngsi-ld:Streetlight:01004-panne"):
+        page.goto(site + path)
+        page.wait_for_load_state("networkidle")
+    page.close()
+    assert errors == []
