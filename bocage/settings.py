@@ -48,6 +48,8 @@ class Settings:
     tts_secret: str = ""
     #: web UI: equipment with no new data for this many hours shows as offline
     offline_after_hours: float = 24.0
+    #: web UI: seconds a territory's equipment summaries are reused before a refresh
+    ui_cache_seconds: float = 15.0
     #: web UI map: tile URL template ({z}/{x}/{y}); "" = no tiles, our own layers only
     map_tiles_url: str = ""
     #: web UI map: attribution shown with the tiles

@@ -25,7 +25,7 @@ from bocage import __version__
 from bocage.api.calls import run
 from bocage.api.services import Services
 from bocage.domain.errors import NonexistentTenant
-from bocage.domain.query import EntityQuery
+from bocage.web.cache import SummaryCache
 from bocage.web.equipment import (
     DOMAINS,
     STATUSES,
@@ -34,7 +34,7 @@ from bocage.web.equipment import (
     tally,
 )
 from bocage.web.i18n import LANGUAGES, Translator, pick_language
-from bocage.web.territory import View, scope_query
+from bocage.web.territory import View, in_area
 
 STATIC = Path(__file__).parent / "static"
 LANG_COOKIE = "bocage_lang"
@@ -53,8 +53,20 @@ def build_router(services: Services) -> APIRouter:
     offline_after = dt.timedelta(hours=services.settings.offline_after_hours)
 
     def view(request: Request) -> View:
-        tenant = request.headers.get("NGSILD-Tenant", "")
-        return View(services.store, tenant, services.contexts.core_term_map, offline_after)
+        return View(services.store, tenant_of(request), services.contexts.core_term_map,
+                    offline_after)
+
+    def tenant_of(request: Request) -> str:
+        return request.headers.get("NGSILD-Tenant", "")
+
+    def load(tenant: str) -> list[Equipment]:
+        try:
+            return View(services.store, tenant, services.contexts.core_term_map,
+                        offline_after).equipment()
+        except NonexistentTenant:
+            return []
+
+    summaries = SummaryCache(load, services.settings.ui_cache_seconds)
 
     def translator(request: Request) -> Translator:
         return Translator(pick_language(request.query_params.get("lang"),
@@ -68,12 +80,9 @@ def build_router(services: Services) -> APIRouter:
             statuses=STATUSES, settings=services.settings, **values)
         return HTMLResponse(html, status_code=status)
 
-    async def equipment(request: Request, query: EntityQuery | None = None) -> list[Equipment]:
-        v = view(request)
-        try:
-            return await run(lambda: v.equipment(query))
-        except NonexistentTenant:
-            return []
+    async def equipment(request: Request) -> list[Equipment]:
+        tenant = tenant_of(request)
+        return await run(lambda: summaries.get(tenant))
 
     @router.get("/", summary="Overview")
     async def overview(request: Request) -> Response:
@@ -96,20 +105,33 @@ def build_router(services: Services) -> APIRouter:
                     tiles=services.settings.map_tiles_url,
                     attribution=services.settings.map_tiles_attribution)
 
-    @router.get("/carte/equipements.json", summary="Map markers")
-    async def map_data(request: Request) -> Response:
-        items = await equipment(request)
-        t = translator(request)
+    #: (tenant, language) -> (the summaries it was made from, its JSON): one per view kept
+    map_json: dict[tuple[str, str], tuple[list[Equipment], bytes]] = {}
+
+    def markers_json(items: list[Equipment], t: Translator) -> bytes:
+        type_label: dict[str, str] = {}
+        for i in items:
+            if i.type not in type_label:
+                label = t(f"type.{i.type}")
+                type_label[i.type] = i.type if label == f"type.{i.type}" else label
         # compact rows: [id, lat, lon, domain, status, name, epci, commune, type label]
-        rows = [[i.id, round(i.lat, 6), round(i.lon, 6), i.domain, i.status, i.name,
-                 i.place.epci or "", i.place.commune or "", t(f"type.{i.type}")
-                 if t(f"type.{i.type}") != f"type.{i.type}" else i.type]
+        rows = [[i.id, i.lat, i.lon, i.domain, i.status, i.name, i.place.epci or "",
+                 i.place.commune or "", type_label[i.type]]
                 for i in items if i.lat is not None and i.lon is not None]
         labels = {"status": {s: t(f"status.{s}") for s in STATUSES},
                   "domain": {d: t(f"domain.{d}") for d in (*DOMAINS, "other")},
                   "open": t("map.open")}
-        return Response(orjson.dumps({"markers": rows, "labels": labels}),
-                        media_type="application/json")
+        return orjson.dumps({"markers": rows, "labels": labels})
+
+    @router.get("/carte/equipements.json", summary="Map markers")
+    async def map_data(request: Request) -> Response:
+        items = await equipment(request)
+        t = translator(request)
+        key = (tenant_of(request), t.lang)
+        made = map_json.get(key)
+        if made is None or made[0] is not items:  # the summaries were refreshed
+            made = map_json[key] = (items, markers_json(items, t))
+        return Response(made[1], media_type="application/json")
 
     @router.get("/equipements/{entity_id:path}", summary="One piece of equipment")
     async def equipment_page(request: Request, entity_id: str) -> Response:
@@ -143,7 +165,7 @@ def build_router(services: Services) -> APIRouter:
         if not (epci or commune or "").isalnum():
             return page(request, "error.html", status=404, message_key="error.not_found",
                         subject=epci or commune)
-        items = await equipment(request, scope_query(epci=epci, commune=commune))
+        items = in_area(await equipment(request), epci=epci, commune=commune)
         if not items:
             return page(request, "error.html", status=404, message_key="error.no_equipment",
                         subject=epci or commune)

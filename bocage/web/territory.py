@@ -33,13 +33,14 @@ def entities(store: Store, tenant: str, query: EntityQuery) -> Iterator[Entity]:
         offset += PAGE
 
 
-def scope_query(epci: str | None = None, commune: str | None = None) -> EntityQuery:
-    """Entities of one commune (``/FR/+/+/<INSEE>``) or one EPCI (``/FR/+/<SIREN>/#``)."""
+def in_area(items: list[Equipment], epci: str | None = None,
+            commune: str | None = None) -> list[Equipment]:
+    """The equipment of one commune (by INSEE code) or one EPCI (by SIREN)."""
     if commune is not None:
-        return EntityQuery(scope_q=((f"/FR/+/+/{commune}",),))
+        return [i for i in items if i.place.commune == commune]
     if epci is not None:
-        return EntityQuery(scope_q=((f"/FR/+/{epci}/#",),))
-    return EntityQuery()
+        return [i for i in items if i.place.epci == epci]
+    return items
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +53,15 @@ class View:
     def equipment(self, query: EntityQuery | None = None,
                   now: dt.datetime | None = None) -> list[Equipment]:
         moment = now or dt.datetime.now(dt.UTC)
-        return [summarize(e, self.terms.compact, moment, self.offline_after)
+        short: dict[str, str] = {}  # IRI -> compact name: a few dozen IRIs for a territory
+
+        def compact(iri: str) -> str:
+            name = short.get(iri)
+            if name is None:
+                name = short[iri] = self.terms.compact(iri)
+            return name
+
+        return [summarize(e, compact, moment, self.offline_after)
                 for e in entities(self.store, self.tenant, query or EntityQuery())
                 if is_equipment(e)]
 

@@ -61,6 +61,7 @@ def test_find_the_failed_street_light_on_the_map_and_open_it(site: str, browser:
         page.uncheck(f"#map-filters input[name=status][value={status}]")
     assert page.get_attribute("#map", "data-shown") == "1"
     assert page.inner_text("#map-count").startswith("1 ")
+    page.wait_for_selector("#map[data-ready=true]")
     marker = page.locator(".leaflet-marker-icon.mk-alarm")
     marker.click()
     page.get_by_role("link", name="Ouvrir la fiche").click()

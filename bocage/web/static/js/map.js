@@ -8,7 +8,12 @@
   if (box.dataset.tiles) {
     L.tileLayer(box.dataset.tiles, { attribution: box.dataset.attribution || "" }).addTo(map);
   }
-  var cluster = L.markerClusterGroup({ chunkedLoading: true, showCoverageOnHover: false });
+  var cluster = L.markerClusterGroup({
+    chunkedLoading: true, showCoverageOnHover: false,
+    chunkProgress: function (done, total) {
+      if (done === total) { box.dataset.ready = "true"; }
+    }
+  });
   var communeLayer = L.layerGroup();
   map.addLayer(cluster);
   map.addLayer(communeLayer);
@@ -47,7 +52,7 @@
   function draw() {
     var domains = checked("domain"), statuses = checked("status");
     var epci = form.elements.epci.value, commune = form.elements.commune.value;
-    var markers = [], centres = {};
+    var markers = [], centres = {}, bounds = L.latLngBounds([]);
     rows.forEach(function (row) {
       if (domains[row[3]] === false || statuses[row[4]] === false) { return; }
       if (epci && row[6] !== epci) { return; }
@@ -55,12 +60,17 @@
       var m = L.marker([row[1], row[2]], { icon: icon(row[4]), title: row[5], keyboard: true });
       m.bindPopup(function () { return popup(row); });
       markers.push(m);
+      bounds.extend([row[1], row[2]]);
       if (row[7]) {
         var c = centres[row[7]] || (centres[row[7]] = [0, 0, 0]);
         c[0] += row[1]; c[1] += row[2]; c[2] += 1;
       }
     });
+    box.dataset.ready = "false";
     cluster.clearLayers();
+    if (markers.length) {
+      map.fitBounds(bounds, { padding: [20, 20], maxZoom: 15 });
+    }
     cluster.addLayers(markers);
     communeLayer.clearLayers();
     Object.keys(centres).forEach(function (code) {
@@ -73,10 +83,7 @@
     });
     counter.textContent = markers.length + " " + box.dataset.countLabel;
     box.dataset.shown = String(markers.length);
-    if (markers.length) {
-      map.fitBounds(cluster.getBounds(), { padding: [20, 20], maxZoom: 15 });
-    }
-    box.dataset.ready = "true";
+    if (!markers.length) { box.dataset.ready = "true"; }
   }
   form.addEventListener("change", draw);
   form.addEventListener("submit", function (e) { e.preventDefault(); });
