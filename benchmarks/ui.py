@@ -98,7 +98,8 @@ def main() -> int:
                     r = client.post(f"{base}/ngsi-ld/v1/entityOperations/upsert", json=body)
                     r.raise_for_status()
                 pages = {
-                    "overview": "/ui/", "map": "/ui/carte", "map_data": "/ui/carte/equipements.json",
+                    "overview": "/ui/", "map": "/ui/carte",
+                    "map_data": "/ui/carte/equipements.json",
                     "epci": "/ui/epci/240100001", "commune": f"/ui/communes/{COMMUNES[3]}",
                     "equipment": f"/ui/equipements/urn:ngsi-ld:Streetlight:{COMMUNES[5]}-5",
                     "quality": "/ui/qualite",

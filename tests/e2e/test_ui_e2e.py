@@ -77,6 +77,7 @@ def test_filters_by_network_and_commune(site: str, browser: Any) -> None:
     page.wait_for_selector("#map[data-ready=true]")
     assert page.get_attribute("#map", "data-shown") == "20"
     page.uncheck("#map-filters input[name=domain][value=lighting]")
+    page.wait_for_function("document.querySelector('#map').dataset.shown !== '20'")
     shown = int(page.get_attribute("#map", "data-shown") or "-1")
     assert 0 < shown < 20
     page.close()
@@ -102,7 +103,8 @@ def test_every_request_of_every_page_stays_on_loopback(site: str, browser: Any) 
     page = browser.new_page()
     page.on("request", lambda request: seen.append(request.url))
     for path in ("/ui/", "/ui/carte", "/ui/equipements/urn:ngsi-ld:Streetlight:01004-panne",
-                 "/ui/communes/01004", "/ui/epci/240100883", "/ui/qualite", "/ui/?lang=en"):
+                 "/ui/communes/01004", "/ui/epci/240100883", "/ui/qualite", "/ui/?lang=en",
+                 "/ui/tableaux", "/ui/tableaux/eclairage", "/ui/tableaux/reseaux"):
         page.goto(site + path)
         page.wait_for_load_state("networkidle")
         if path == "/ui/carte":
