@@ -26,6 +26,7 @@ from bocage.api.calls import run
 from bocage.api.services import Services
 from bocage.domain.errors import NonexistentTenant
 from bocage.web.cache import SummaryCache
+from bocage.web.dashboards import BY_SLUG, DASHBOARDS, to_csv
 from bocage.web.equipment import (
     DOMAINS,
     STATUSES,
@@ -33,7 +34,7 @@ from bocage.web.equipment import (
     by_domain,
     tally,
 )
-from bocage.web.i18n import LANGUAGES, Translator, pick_language
+from bocage.web.i18n import LANGUAGES, Translator, catalogue, pick_language
 from bocage.web.territory import View, in_area
 
 STATIC = Path(__file__).parent / "static"
@@ -177,6 +178,54 @@ def build_router(services: Services) -> APIRouter:
                     domains_tally=by_domain(items),
                     communes=sorted((c, tally(g)) for c, g in communes.items() if c),
                     problems=[i for i in items if i.status != "ok"][:50])
+
+    def cell(t: Translator, header: str, value: Any, for_csv: bool = False) -> str:
+        if value is None:
+            return "" if for_csv else "–"
+        if isinstance(value, bool):
+            return t(f"value.{str(value).lower()}")
+        if header == "tally.rate" and isinstance(value, float):
+            return t.percent(value)
+        if isinstance(value, int | float):
+            if for_csv:
+                text = repr(value)
+                return text.replace(".", ",") if t.lang == "fr" else text
+            return t.number(value, 2)
+        text = str(value)
+        if text in catalogue(t.lang):
+            return t(text)
+        if len(text) >= 20 and text[10:11] == "T" and text.endswith("Z"):
+            return t.when(text)
+        return text
+
+    @router.get("/tableaux", summary="Dashboards")
+    async def dashboards_page(request: Request) -> Response:
+        return page(request, "dashboards.html", dashboards=DASHBOARDS)
+
+    @router.get("/tableaux/{slug}", summary="One dashboard")
+    async def dashboard_page(request: Request, slug: str) -> Response:
+        board = BY_SLUG.get(slug)
+        if board is None:
+            return page(request, "error.html", status=404, message_key="error.not_found",
+                        subject=slug)
+        params = request.query_params
+        epci, commune = params.get("epci") or None, params.get("commune") or None
+        all_items = await equipment(request)
+        items = in_area(all_items, epci=epci, commune=commune)
+        table = board.build(items)
+        t = translator(request)
+        if params.get("format") == "csv":
+            text = to_csv(table, t, lambda v: cell(t, "", v, for_csv=True))
+            name = f"bocage-{slug}-{commune or epci or 'territoire'}.csv"
+            return Response("\ufeff" + text, media_type="text/csv; charset=utf-8", headers={
+                "Content-Disposition": f'attachment; filename="{name}"'})
+        epcis = sorted({i.place.epci for i in all_items if i.place.epci})
+        communes = sorted({(i.place.epci or "", i.place.commune) for i in all_items
+                           if i.place.commune})
+        csv_query = "&".join(f"{k}={v}" for k, v in (("epci", epci), ("commune", commune)) if v)
+        return page(request, "dashboard.html", board=board, table=table, epci=epci or "",
+                    commune=commune or "", epcis=epcis, communes=communes,
+                    cell=lambda h, v: cell(t, h, v), csv_query=csv_query)
 
     @router.get("/qualite", summary="Data quality")
     async def quality_page(request: Request) -> Response:

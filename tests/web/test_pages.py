@@ -113,6 +113,7 @@ def test_static_assets_are_served_locally(web: TestClient) -> None:
 
 def test_pages_hold_no_inline_script(web: TestClient) -> None:
     for path in ("/ui/", "/ui/carte", "/ui/equipements/urn:ngsi-ld:Streetlight:01004-1",
-                 "/ui/communes/01004", "/ui/qualite"):
+                 "/ui/communes/01004", "/ui/qualite", "/ui/tableaux",
+                 "/ui/tableaux/co2-classes", "/ui/tableaux/eclairage"):
         html = web.get(path).text
         assert "<script>" not in html and " style=" not in html and "onclick" not in html, path
