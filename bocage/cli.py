@@ -35,7 +35,9 @@ def _serve(settings: Settings, seed_demo: bool) -> None:
 
     configure(settings.log_level)
     try:
-        store = open_store(settings.database_url, settings.group_commit_ms)
+        store = open_store(settings.database_url, settings.group_commit_ms,
+                           history=settings.history_enabled,
+                           chunk_hours=settings.history_chunk_hours)
     except (ValueError, OSError) as exc:
         typer.echo(f"bocage: cannot open the database: {exc}", err=True)
         raise typer.Exit(2) from None
@@ -126,7 +128,9 @@ def _catalogue(config: Path | None) -> Any:
 
     settings = _settings(config)
     try:
-        store = open_store(settings.database_url, settings.group_commit_ms)
+        store = open_store(settings.database_url, settings.group_commit_ms,
+                           history=settings.history_enabled,
+                           chunk_hours=settings.history_chunk_hours)
     except (ValueError, OSError) as exc:
         typer.echo(f"bocage: cannot open the database: {exc}", err=True)
         raise typer.Exit(2) from None

@@ -54,6 +54,16 @@ class Settings:
     map_tiles_url: str = ""
     #: web UI map: attribution shown with the tiles
     map_tiles_attribution: str = ""
+    #: record the history of every attribute written (temporal API)
+    history_enabled: bool = True
+    #: most instances of one attribute in one temporal response (beyond: 206)
+    history_max_instances: int = 1000
+    #: minutes a history record stays uncompressed before compaction
+    history_compact_after_minutes: float = 60.0
+    #: seconds between two compaction runs
+    history_compact_every_seconds: float = 60.0
+    #: hours of history in one compressed chunk
+    history_chunk_hours: int = 24
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import cast
 
 from fastapi import FastAPI
 
@@ -18,6 +19,7 @@ from bocage.api import (
     errors,
     ingest,
     ops,
+    temporal,
 )
 from bocage.api.calls import run
 from bocage.api.fastpath import BocageApp, FastRoutes
@@ -26,6 +28,8 @@ from bocage.ingest.service import Ingestion
 from bocage.ngsild.context import ContextResolver
 from bocage.settings import Settings
 from bocage.storage.base import Store
+from bocage.storage.history_base import HistoryStore
+from bocage.storage.history_jobs import Compactor
 from bocage.web import pages
 
 NGSI_LD_PREFIX = "/ngsi-ld/v1"
@@ -43,13 +47,20 @@ def create_app(settings: Settings, store: Store, services: Services | None = Non
         services = Services(settings=settings, store=store, contexts=resolver)
     fast = FastRoutes()
     ingestion = Ingestion(settings, store, services.contexts.core_term_map, services.now)
+    compactor = Compactor(
+        cast(HistoryStore, store),
+        after_ms=int(settings.history_compact_after_minutes * 60_000),
+        every=settings.history_compact_every_seconds if settings.history_enabled else 0,
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run(ingestion.start_if_used)  # records a previous run left are drained now
+        compactor.start()
         try:
             yield
         finally:
+            await run(compactor.stop)
             await run(ingestion.close)
 
     app = BocageApp(
@@ -76,6 +87,7 @@ def create_app(settings: Settings, store: Store, services: Services | None = Non
     # trivial request), a flat list costs one regex match per route.
     for router in (
         entities.build_router(services, NGSI_LD_PREFIX, fast),
+        temporal.build_router(services, NGSI_LD_PREFIX),
         batch.build_router(services, NGSI_LD_PREFIX),
         discovery.build_router(services, NGSI_LD_PREFIX),
         contexts.build_router(services, NGSI_LD_PREFIX),

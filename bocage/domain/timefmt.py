@@ -29,3 +29,17 @@ def parse_datetime(text: object, what: str = "DateTime") -> dt.datetime:
 
 def normalise_datetime(text: object, what: str = "DateTime") -> str:
     return format_utc(parse_datetime(text, what))
+
+
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def to_ms(text: object, what: str = "DateTime") -> int:
+    """Milliseconds since the epoch (UTC) of an ISO 8601 DateTime (strict)."""
+    delta = parse_datetime(text, what) - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
+
+
+def from_ms(ms: int) -> str:
+    """The normal form (``format_utc``) of an instant in epoch milliseconds."""
+    return format_utc(_EPOCH + dt.timedelta(milliseconds=ms))

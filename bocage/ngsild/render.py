@@ -90,6 +90,11 @@ def _pick_lang(lang_map: dict[str, Any], lang: str) -> tuple[Any, str]:
     return lang_map.get(first), first
 
 
+def render_instance(inst: Instance, terms: Terms, view: View) -> Any:
+    """One attribute instance as ``view`` shows it (normalized or concise)."""
+    return _instance(inst, terms, view)
+
+
 def _instance(inst: Instance, terms: Terms, view: View) -> Any:
     kind = inst.get("type", "Property")
     vkey = VALUE_KEY.get(kind, "value")

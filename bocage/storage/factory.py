@@ -19,19 +19,24 @@ from pathlib import Path
 from bocage.storage.base import Store
 
 
-def open_store(database_url: str, group_commit_ms: float = 2.0) -> Store:
+def open_store(
+    database_url: str, group_commit_ms: float = 2.0, *, history: bool = True,
+    chunk_hours: int = 24,
+) -> Store:
+    """``history``: record attribute history (in chunks of ``chunk_hours``)."""
+    chunk_ms = max(1, chunk_hours) * 3_600_000
     if database_url.startswith("sqlite://"):
         path = _sqlite_path(database_url)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         from bocage.storage.sqlite import SQLiteStore
 
-        return SQLiteStore(path, group_commit_ms)
+        return SQLiteStore(path, group_commit_ms, history=history, chunk_ms=chunk_ms)
     if database_url.startswith(("postgresql://", "postgres://", "postgresql+")):
         # an unreachable server raises DatabaseUnavailable (OSError), a database
         # bocage cannot use SchemaError (ValueError), both naming the masked URL
         from bocage.storage.postgres import PostgresStore
 
-        return PostgresStore(database_url, group_commit_ms)
+        return PostgresStore(database_url, group_commit_ms, history=history, chunk_ms=chunk_ms)
     raise ValueError(
         f"unsupported database_url {mask_password(database_url)!r}: "
         "expected sqlite:///relative/path.db or sqlite:////absolute/path.db"

@@ -41,13 +41,17 @@ import psycopg
 import psycopg_pool
 from psycopg import IsolationLevel
 
-from bocage.domain.entity import Entity
+from bocage.domain.entity import Entity, Instance
 from bocage.domain.errors import BocageError, NonexistentTenant, ServiceUnavailable
 from bocage.domain.query import EntityQuery, QueryPage
+from bocage.domain.temporal import History, HistoryRange, parse_instance_id
+from bocage.storage import postgres_history as ph
 from bocage.storage.base import AttributeInfo, Mutation, MutationResult, TypeInfo
 from bocage.storage.exact import Check, exact_checks
 from bocage.storage.factory import mask_password
-from bocage.storage.postgres_apply import Interner, apply_mutations, flush_stats
+from bocage.storage.history_base import HistorySize
+from bocage.storage.history_rows import tail_row
+from bocage.storage.postgres_apply import Interner, apply_mutations, flush_stats, use_tenant
 from bocage.storage.postgres_query import (
     Driven,
     Plan,
@@ -105,8 +109,12 @@ class PostgresStore:
         connect_timeout: float = 5.0,
         retry_seconds: float = 10.0,
         probe_cap: int = DEFAULT_CAP,
+        history: bool = True,
+        chunk_ms: int = 86_400_000,
     ) -> None:
         self.url = mask_password(url)
+        self._history = history
+        self._chunk_ms = chunk_ms
         self._conninfo = connection_url(url)
         self._kwargs: dict[str, Any] = {
             "connect_timeout": max(1, round(connect_timeout)),
@@ -242,10 +250,10 @@ class PostgresStore:
             done: Future[list[MutationResult]] = Future()
             done.set_result([])
             return done
-        interner = self._interner
+        interner, history = self._interner, self._history
 
         def job(conn: Conn, stats: Counter[Any]) -> list[MutationResult]:
-            return apply_mutations(conn, interner, tenant, batch, stats)
+            return apply_mutations(conn, interner, tenant, batch, stats, history)
 
         return self._writer.enqueue(job, weight=len(batch))
 
@@ -340,6 +348,120 @@ class PostgresStore:
         def read(conn: Conn) -> list[str]:
             rows = conn.execute('SELECT name FROM tenants ORDER BY name COLLATE "C"')
             return [name for (name,) in rows]
+
+        return self._read(read)
+
+    # ----------------------------------------------------------------- history
+
+    def history(self, tenant: str, entity_id: str, window: HistoryRange) -> History:
+        def read(conn: Conn) -> History:
+            tid = self._tenant_id(conn, tenant)
+            if tid is None:
+                return {}
+            self._use_tenant(conn, tid)
+            with conn.transaction():  # one snapshot: chunks and tail agree
+                nids: dict[int, str] = {}
+                if window.attrs is not None:
+                    found = self._name_ids(conn, set(window.attrs))
+                    nids = {nid: iri for iri, nid in found.items()}
+                return ph.read_history(conn, tid, entity_id, window, nids)
+
+        return self._read(read)
+
+    def gone_entity(self, tenant: str, entity_id: str) -> Entity | None:
+        def read(conn: Conn) -> Entity | None:
+            tid = self._tenant_id(conn, tenant)
+            if tid is None:
+                return None
+            self._use_tenant(conn, tid)
+            head = ph.gone_entity(conn, tid, entity_id)
+            return None if head is None else _loads(head.decode())
+
+        return self._read(read)
+
+    def add_history(
+        self, tenant: str, entity_id: str, instances: Sequence[tuple[str, Instance]]
+    ) -> None:
+        rows = [tail_row(entity_id, attr, inst) for attr, inst in instances]
+        if not rows:
+            return
+        interner = self._interner
+
+        def job(conn: Conn, _: Counter[Any]) -> None:
+            tid = interner.tenant(conn, tenant, create=True)
+            assert tid is not None
+            use_tenant(conn, tid)
+            ph.write_tail(conn, tid, interner.names(conn, {r[1] for r in rows}), rows)
+
+        self._writer.submit(job, weight=len(rows))
+
+    def _attr_job(self, tenant: str, attr: str | None) -> Callable[[Conn], tuple[int, int] | None]:
+        """In a writer job: (tid, nid) of an existing tenant and attribute, else None."""
+        interner = self._interner
+
+        def find(conn: Conn) -> tuple[int, int] | None:
+            tid = interner.tenant(conn, tenant, create=False)
+            if tid is None:
+                return None
+            use_tenant(conn, tid)
+            if attr is None:
+                return tid, 0
+            row = conn.execute("SELECT nid FROM names WHERE iri = %s", (enc(attr),)).fetchone()
+            return None if row is None else (tid, int(row[0]))
+
+        return find
+
+    def replace_instance(
+        self, tenant: str, entity_id: str, attr: str, instance_id: str, new: Instance | None
+    ) -> bool:
+        where = parse_instance_id(instance_id)
+        if where is None:
+            return False
+        row = tail_row(entity_id, attr, new) if new is not None else None
+        find = self._attr_job(tenant, attr)
+
+        def job(conn: Conn, _: Counter[Any]) -> bool:
+            found = find(conn)
+            if found is None:
+                return False
+            return ph.replace_record(conn, found[0], entity_id, found[1], attr, *where, row)
+
+        return self._writer.submit(job)
+
+    def delete_history(self, tenant: str, entity_id: str, attr: str | None = None) -> int:
+        find = self._attr_job(tenant, attr)
+
+        def job(conn: Conn, _: Counter[Any]) -> int:
+            found = find(conn)
+            if found is None:
+                return 0
+            nid = None if attr is None else found[1]
+            return ph.delete_history(conn, found[0], entity_id, nid)
+
+        return self._writer.submit(job)
+
+    def compact(self, older_than_ms: int, max_records: int = 5000) -> int:
+        period = self._chunk_ms
+
+        def job(conn: Conn, _: Counter[Any]) -> int:
+            moved = 0
+            for (tid,) in conn.execute("SELECT tid FROM tenants ORDER BY tid").fetchall():
+                use_tenant(conn, tid)
+                moved += ph.compact_tail(conn, tid, older_than_ms, max_records - moved, period)
+                if moved >= max_records:
+                    break
+            return moved
+
+        return self._writer.submit(job, weight=max_records)
+
+    def history_size(self) -> HistorySize:
+        def read(conn: Conn) -> HistorySize:
+            totals = [0, 0, 0, 0]
+            for (tid,) in conn.execute("SELECT tid FROM tenants").fetchall():
+                self._use_tenant(conn, int(tid))
+                for i, n in enumerate(ph.history_size(conn)):
+                    totals[i] += n
+            return HistorySize(*totals)
 
         return self._read(read)
 

@@ -25,6 +25,14 @@ from psycopg import sql
 from bocage.domain.entity import Entity
 from bocage.domain.errors import BocageError
 from bocage.storage.base import DELETE, Mutation, MutationResult
+from bocage.storage.history_rows import TailRow, entity_head, written_instances
+from bocage.storage.postgres_history import (
+    HEADS_MANY,
+    HEADS_ONE,
+    INSERT_MANY,
+    INSERT_ONE,
+    tail_params,
+)
 from bocage.storage.postgres_query import dec, enc
 from bocage.storage.sqlite_index import EMPTY, IndexRows, index_rows
 
@@ -117,8 +125,12 @@ def apply_mutations(
     tenant: str,
     mutations: Sequence[Mutation],
     stats: Counter[Any],
+    history: bool = True,
 ) -> list[MutationResult]:
+    """``history``: record every attribute instance written (``history_rows``)."""
     tid = interner.tenant(conn, tenant, create=False)
+    recorded: list[TailRow] = []
+    heads: list[tuple[str, bytes]] = []  # entities deleted: their head, for history
     states: dict[str, _State] = {}
     if tid is not None:
         wanted = list(dict.fromkeys(enc(m.entity_id) for m in mutations))
@@ -157,11 +169,15 @@ def apply_mutations(
             if state.blob is None:
                 results.append(None)
                 continue
+            if history and current is not None:
+                heads.append((mutation.entity_id, entity_head(current)))
             if state.pk is not None:
                 state.recreated = True  # a later create makes a new row
         elif state.blob is None:
             state.created_at = number
         state.blob, state.rows, state.dirty = blob, rows, True
+        if blob is not None and history:
+            recorded += written_instances(mutation.entity_id, current, cast(Entity, outcome))
         results.append(None if blob is None else cast(Entity, outcome))
     dirty = {eid: s for eid, s in states.items() if s.dirty}
     if dirty:
@@ -170,7 +186,7 @@ def apply_mutations(
             assert tid is not None
             use_tenant(conn, tid)
         if tid is not None:
-            _write(conn, interner, tid, dirty, stats)
+            _write(conn, interner, tid, dirty, stats, recorded, heads)
     return results
 
 
@@ -183,7 +199,13 @@ def _encode(outcome: object, entity_id: str) -> str:
 
 
 def _write(
-    conn: Conn, interner: Interner, tid: int, states: dict[str, _State], stats: Counter[Any]
+    conn: Conn,
+    interner: Interner,
+    tid: int,
+    states: dict[str, _State],
+    stats: Counter[Any],
+    recorded: list[TailRow],
+    heads: list[tuple[str, bytes]],
 ) -> None:
     deleted: list[tuple[Any, ...]] = []
     updated: list[tuple[Any, ...]] = []
@@ -224,6 +246,11 @@ def _write(
     )
     batch.insert("entities", ("pk", "tid", "id", "data"), new_rows, fresh=True)
     _write_index(conn, batch, interner, tid, diffs, stats)
+    if recorded:
+        nids = interner.names(conn, {row[1] for row in recorded})
+        batch.add(INSERT_ONE, INSERT_MANY, tail_params(tid, nids, recorded))
+    if heads:
+        batch.add(HEADS_ONE, HEADS_MANY, [(tid, enc(eid), head) for eid, head in heads])
     batch.run(conn)
 
 

@@ -44,9 +44,14 @@ _LOCK_KEY: Final = 0x626F63616765
 #: GiST index would be dead. geo_index rows carry only a box and a pk, which
 #: reach a client solely through ``entities``, itself guarded.
 TENANT_TABLES: Final = ("entities", "entity_types", "attr_names", "attr_num", "attr_txt", "stats")
+#: Tables added by later migrations, under the same policy.
+HISTORY_TABLES: Final = ("hist_tail", "hist_chunks", "hist_heads")
 
 #: Every data table, children first (for tests that empty a database).
 DATA_TABLES: Final = (
+    "hist_heads",
+    "hist_chunks",
+    "hist_tail",
     "stats",
     "geo_index",
     "attr_txt",
@@ -59,15 +64,21 @@ DATA_TABLES: Final = (
     "contexts",
 )
 
-_RLS: Final = "\n".join(
-    f"""
-    ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
-    ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
-    CREATE POLICY tenant_isolation ON {table}
-        USING (tid = bocage_tenant()) WITH CHECK (tid = bocage_tenant());
-    """
-    for table in TENANT_TABLES
-)
+
+
+def _rls(tables: tuple[str, ...]) -> str:
+    return "\n".join(
+        f"""
+        ALTER TABLE {table} ENABLE ROW LEVEL SECURITY;
+        ALTER TABLE {table} FORCE ROW LEVEL SECURITY;
+        CREATE POLICY tenant_isolation ON {table}
+            USING (tid = bocage_tenant()) WITH CHECK (tid = bocage_tenant());
+        """
+        for table in tables
+    )
+
+
+_RLS: Final = _rls(TENANT_TABLES)
 
 MIGRATIONS: Final[tuple[str, ...]] = (
     # 1: initial schema
@@ -155,6 +166,43 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     );
     """
     + _RLS,
+    # 2: attribute history (see postgres_history; bodies are orjson bytes)
+    """
+    CREATE TABLE hist_tail (
+        seq bigserial PRIMARY KEY,
+        tid integer NOT NULL,
+        eid bytea NOT NULL,
+        nid integer NOT NULL,
+        ds bytea NOT NULL,
+        t bigint NOT NULL,
+        observed bigint,
+        created bigint NOT NULL,
+        modified bigint NOT NULL,
+        body bytea NOT NULL
+    );
+    CREATE INDEX hist_tail_series ON hist_tail (tid, eid, nid, ds, t);
+
+    CREATE TABLE hist_chunks (
+        tid integer NOT NULL,
+        eid bytea NOT NULL,
+        nid integer NOT NULL,
+        ds bytea NOT NULL,
+        start bigint NOT NULL,
+        t_min bigint NOT NULL,
+        t_max bigint NOT NULL,
+        n integer NOT NULL,
+        data bytea NOT NULL,
+        PRIMARY KEY (tid, eid, nid, ds, start)
+    );
+
+    CREATE TABLE hist_heads (
+        tid integer NOT NULL,
+        eid bytea NOT NULL,
+        head bytea NOT NULL,
+        PRIMARY KEY (tid, eid)
+    );
+    """
+    + _rls(HISTORY_TABLES),
 )
 
 

@@ -27,12 +27,24 @@ from typing import Any
 
 import orjson
 
-from bocage.domain.entity import Entity
+from bocage.domain.entity import Entity, Instance
 from bocage.domain.errors import NonexistentTenant, ServiceUnavailable
 from bocage.domain.query import EntityQuery, QueryPage
+from bocage.domain.temporal import History, HistoryRange, parse_instance_id
 from bocage.storage.base import AttributeInfo, Mutation, MutationResult, TypeInfo
 from bocage.storage.exact import Check, exact_checks
+from bocage.storage.history_base import HistorySize
+from bocage.storage.history_rows import tail_row
 from bocage.storage.sqlite_apply import Interner, apply_mutations, flush_stats
+from bocage.storage.sqlite_history import (
+    compact_tail,
+    delete_history,
+    gone_entity,
+    history_size,
+    read_history,
+    replace_record,
+    write_tail,
+)
 from bocage.storage.sqlite_query import (
     DEFAULT_CAP,
     Scope,
@@ -47,12 +59,14 @@ from bocage.storage.sqlite_writer import Writer, is_unavailable
 
 
 class SQLiteStore:
-    """A :class:`bocage.storage.base.Store` in one SQLite file.
+    """A :class:`bocage.storage.base.Store` and
+    :class:`bocage.storage.history_base.HistoryStore` in one SQLite file.
 
     ``queue_size`` bounds the writes waiting for the writer (beyond it,
     ``apply`` raises ServiceUnavailable); ``probe_cap`` is the candidate count
     under which a query drives from its most selective index (see
-    ``sqlite_query``).
+    ``sqlite_query``); ``history`` records attribute history on every write,
+    compacted into chunks of ``chunk_ms`` (see ``sqlite_history``).
     """
 
     def __init__(
@@ -62,9 +76,13 @@ class SQLiteStore:
         *,
         queue_size: int = 1024,
         probe_cap: int = DEFAULT_CAP,
+        history: bool = True,
+        chunk_ms: int = 86_400_000,
     ) -> None:
         self.path = os.path.abspath(path)
         self._cap = probe_cap
+        self._history = history
+        self._chunk_ms = chunk_ms
         conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         try:
             mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
@@ -105,10 +123,10 @@ class SQLiteStore:
             done: Future[list[MutationResult]] = Future()
             done.set_result([])
             return done
-        interner = self._interner
+        interner, history = self._interner, self._history
 
         def job(conn: sqlite3.Connection, stats: Counter[Any]) -> list[MutationResult]:
-            return apply_mutations(conn, interner, tenant, batch, stats)
+            return apply_mutations(conn, interner, tenant, batch, stats, history)
 
         return self._writer.enqueue(job, weight=len(batch))
 
@@ -201,6 +219,87 @@ class SQLiteStore:
     def tenants(self) -> list[str]:
         with self._reading() as conn:
             return [name for (name,) in conn.execute("SELECT name FROM tenants ORDER BY name")]
+
+    # ----------------------------------------------------------------- history
+
+    def history(self, tenant: str, entity_id: str, window: HistoryRange) -> History:
+        with self._snapshot() as conn:
+            tid = self._tenant_id(conn, tenant)
+            if tid is None:
+                return {}
+            nids: dict[int, str] = {}
+            if window.attrs is not None:
+                found = self._name_ids(conn, set(window.attrs))
+                nids = {nid: iri for iri, nid in found.items()}
+            return read_history(conn, tid, entity_id, window, nids)
+
+    def gone_entity(self, tenant: str, entity_id: str) -> Entity | None:
+        with self._reading() as conn:
+            tid = self._tenant_id(conn, tenant)
+            head = None if tid is None else gone_entity(conn, tid, entity_id)
+        return None if head is None else _entity(head)
+
+    def add_history(
+        self, tenant: str, entity_id: str, instances: Sequence[tuple[str, Instance]]
+    ) -> None:
+        rows = [tail_row(entity_id, attr, inst) for attr, inst in instances]
+        if not rows:
+            return
+        interner = self._interner
+
+        def job(conn: sqlite3.Connection, _: Counter[Any]) -> None:
+            tid = interner.tenant(conn, tenant, create=True)
+            assert tid is not None
+            write_tail(conn, interner.names, lambda iri: interner.name(conn, iri), tid, rows)
+
+        self._writer.submit(job, weight=len(rows))
+
+    def replace_instance(
+        self, tenant: str, entity_id: str, attr: str, instance_id: str, new: Instance | None
+    ) -> bool:
+        where = parse_instance_id(instance_id)
+        if where is None:
+            return False
+        row = tail_row(entity_id, attr, new) if new is not None else None
+        interner = self._interner
+
+        def job(conn: sqlite3.Connection, _: Counter[Any]) -> bool:
+            tid = interner.tenant(conn, tenant, create=False)
+            found = conn.execute("SELECT nid FROM names WHERE iri = ?", (attr,)).fetchone()
+            if tid is None or found is None:
+                return False
+            return replace_record(conn, tid, entity_id, found[0], attr, *where, row)
+
+        return self._writer.submit(job)
+
+    def delete_history(self, tenant: str, entity_id: str, attr: str | None = None) -> int:
+        interner = self._interner
+
+        def job(conn: sqlite3.Connection, _: Counter[Any]) -> int:
+            tid = interner.tenant(conn, tenant, create=False)
+            if tid is None:
+                return 0
+            nid = None
+            if attr is not None:
+                found = conn.execute("SELECT nid FROM names WHERE iri = ?", (attr,)).fetchone()
+                if found is None:
+                    return 0
+                nid = found[0]
+            return delete_history(conn, tid, entity_id, nid)
+
+        return self._writer.submit(job)
+
+    def compact(self, older_than_ms: int, max_records: int = 5000) -> int:
+        period = self._chunk_ms
+
+        def job(conn: sqlite3.Connection, _: Counter[Any]) -> int:
+            return compact_tail(conn, older_than_ms, max_records, period)
+
+        return self._writer.submit(job, weight=max_records)
+
+    def history_size(self) -> HistorySize:
+        with self._reading() as conn:
+            return HistorySize(*history_size(conn))
 
     # ---------------------------------------------------------------- contexts
 
@@ -350,3 +449,8 @@ def _filtered_page(
     finally:
         cursor.close()  # ends the read transaction even when we stop early
     return QueryPage(page, matched if query.count else None)
+
+
+def _entity(data: bytes) -> Entity:
+    entity: Entity = orjson.loads(data)
+    return entity

@@ -24,6 +24,8 @@ import orjson
 from bocage.domain.entity import Entity
 from bocage.domain.errors import BocageError
 from bocage.storage.base import DELETE, Mutation, MutationResult
+from bocage.storage.history_rows import TailRow, entity_head, written_instances
+from bocage.storage.sqlite_history import write_heads, write_tail
 from bocage.storage.sqlite_index import EMPTY, GeoRow, IndexRows, index_rows
 
 log = logging.getLogger(__name__)
@@ -100,8 +102,12 @@ def apply_mutations(
     tenant: str,
     mutations: Sequence[Mutation],
     stats: Counter[Any],
+    history: bool = True,
 ) -> list[MutationResult]:
+    """``history``: record every attribute instance written (``history_rows``)."""
     results: list[MutationResult] = []
+    recorded: list[TailRow] = []
+    heads: list[tuple[str, bytes]] = []  # entities deleted: their head, for history
     touched: dict[int, list[IndexRows]] = {}  # pk -> [rows before the job, rows now]
     tid = interner.tenant(conn, tenant, create=False)
     # The job's view of each entity it touches: (pk, stored blob), or None when
@@ -136,6 +142,8 @@ def apply_mutations(
             continue
         if outcome is DELETE:
             if row:
+                if history and current is not None:
+                    heads.append((entity_id, entity_head(current)))
                 writes.delete(row[0])
                 touched[row[0]][1] = EMPTY
                 state[entity_id] = None
@@ -154,10 +162,16 @@ def apply_mutations(
             touched[pk] = [EMPTY, EMPTY]
         state[entity_id] = (pk, blob)
         touched[pk][1] = after
+        if history:
+            recorded += written_instances(entity_id, current, entity)
         results.append(entity)
     writes.run(conn)
     if tid is not None:
         _write_index(conn, interner, tid, touched, stats)
+        if recorded:
+            write_tail(conn, interner.names, lambda iri: interner.name(conn, iri), tid, recorded)
+        if heads:
+            write_heads(conn, tid, heads)
     return results
 
 

@@ -31,6 +31,12 @@ Why these tables (each index row carries its tenant id: no query crosses tenants
     The bounding box of every GeoProperty value, and which entity attribute it
     belongs to. R*Tree stores 32-bit floats rounded outwards, so a box never
     shrinks and the prefilter never under-selects.
+``hist_tail`` / ``hist_chunks``
+    Attribute history (``sqlite_history``): one uncompressed row per recorded
+    instance (``seq`` is write order), then, once compacted, one compressed
+    chunk per entity × attribute × datasetId × period (``start``), with the
+    time span and point count of its blob. ``hist_heads`` keeps the id, type
+    and scope of an entity deleted with history left, for temporal reads.
 ``stats``
     Discovery counters maintained by the writer (``T``: entities per type,
     ``TA``: entities per type × attribute × attribute type, ``A``: entities per
@@ -121,6 +127,42 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         kind TEXT NOT NULL,
         created_at TEXT NOT NULL
     );
+    """,
+    # 2: attribute history (see sqlite_history)
+    """
+    CREATE TABLE hist_tail (
+        seq INTEGER PRIMARY KEY,
+        tid INTEGER NOT NULL,
+        eid TEXT NOT NULL,
+        nid INTEGER NOT NULL,
+        ds TEXT NOT NULL,
+        t INTEGER NOT NULL,
+        observed INTEGER,
+        created INTEGER NOT NULL,
+        modified INTEGER NOT NULL,
+        body BLOB NOT NULL
+    );
+    CREATE INDEX hist_tail_series ON hist_tail (tid, eid, nid, ds, t);
+
+    CREATE TABLE hist_chunks (
+        tid INTEGER NOT NULL,
+        eid TEXT NOT NULL,
+        nid INTEGER NOT NULL,
+        ds TEXT NOT NULL,
+        start INTEGER NOT NULL,
+        t_min INTEGER NOT NULL,
+        t_max INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (tid, eid, nid, ds, start)
+    ) WITHOUT ROWID;
+
+    CREATE TABLE hist_heads (
+        tid INTEGER NOT NULL,
+        eid TEXT NOT NULL,
+        head BLOB NOT NULL,
+        PRIMARY KEY (tid, eid)
+    ) WITHOUT ROWID;
     """,
 )
 

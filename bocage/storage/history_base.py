@@ -1,0 +1,71 @@
+"""The HistoryStore seam: attribute history, as both backends keep it.
+
+Recording is not part of this protocol: a backend records history inside
+``Store.apply``, in the transaction of the entity write (one record per
+attribute instance a write creates or changes; see ``history_rows``). What
+this protocol adds is reading it back and the temporal API's own writes.
+
+Records live first in an uncompressed *tail* (cheap to append); a background
+job (:meth:`HistoryStore.compact`) moves those older than a window into
+compressed per-attribute chunks. Reads merge both, so compaction never
+changes an answer.
+
+Every call carries the tenant, as in ``Store``; reading an unknown tenant
+raises ``NonexistentTenant`` (the default tenant reads as empty).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from bocage.domain.entity import Entity, Instance
+from bocage.domain.temporal import History, HistoryRange
+
+
+@dataclass(frozen=True, slots=True)
+class HistorySize:
+    """What the history holds, for stats and benchmarks."""
+
+    tail_records: int
+    chunk_records: int
+    chunks: int
+    chunk_bytes: int
+
+
+class HistoryStore(Protocol):
+    def history(self, tenant: str, entity_id: str, window: HistoryRange) -> History:
+        """The records of one entity that ``window`` selects (see
+        ``bocage.domain.temporal.select``), whether the entity still exists or not."""
+        ...
+
+    def gone_entity(self, tenant: str, entity_id: str) -> Entity | None:
+        """What history knows of an entity that has history: ``id``, ``type`` and
+        ``scope`` as they were when it was deleted (only ``id`` when it never
+        existed as an entity); None without history."""
+        ...
+
+    def add_history(
+        self, tenant: str, entity_id: str, instances: Sequence[tuple[str, Instance]]
+    ) -> None:
+        """Append (attribute IRI, stamped instance) records; durable on return."""
+        ...
+
+    def replace_instance(
+        self, tenant: str, entity_id: str, attr: str, instance_id: str, new: Instance | None
+    ) -> bool:
+        """Replace the record ``instance_id`` of ``attr`` by ``new`` (a stamped
+        instance), or delete it when ``new`` is None. False when not found."""
+        ...
+
+    def delete_history(self, tenant: str, entity_id: str, attr: str | None = None) -> int:
+        """Forget an entity's history (or one attribute's); how many records went."""
+        ...
+
+    def compact(self, older_than_ms: int, max_records: int = 5000) -> int:
+        """Move up to ``max_records`` tail records modified before
+        ``older_than_ms`` into compressed chunks; how many moved (0: done)."""
+        ...
+
+    def history_size(self) -> HistorySize: ...

@@ -1,0 +1,69 @@
+"""The background job that compacts history (and, later, applies retention).
+
+One daemon thread per serving process: every ``every`` seconds it moves tail
+records older than the window into compressed chunks, in steps of ``step``
+records. Each step is one short job of the store's single writer, so entity
+writes queued meanwhile run between two steps: ingest never waits for a
+whole compaction.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+
+from bocage.storage.history_base import HistoryStore
+
+log = logging.getLogger(__name__)
+
+
+class Compactor:
+    def __init__(
+        self,
+        store: HistoryStore,
+        after_ms: int,
+        every: float,
+        step: int = 2000,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._after_ms = after_ms
+        self._every = every
+        self._step = step
+        self._clock = clock
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def run_once(self) -> int:
+        """Compact everything old enough now; how many records moved."""
+        cutoff = int(self._clock() * 1000) - self._after_ms
+        moved = 0
+        while not self._stop.is_set():
+            n = self._store.compact(cutoff, self._step)
+            moved += n
+            if n < self._step:
+                break
+        return moved
+
+    def start(self) -> None:
+        if self._every <= 0 or self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._loop, name="bocage-history", daemon=True)
+        self._thread.start()
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self._every):
+            try:
+                moved = self.run_once()
+                if moved:
+                    log.info("history compacted", extra={"records": moved})
+            except Exception:  # a failed run is retried at the next tick
+                log.exception("history compaction failed")
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+            self._thread = None

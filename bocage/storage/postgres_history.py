@@ -1,0 +1,227 @@
+"""Attribute history in PostgreSQL: the same tail and chunks as SQLite
+(``sqlite_history`` explains the numbering), with ``bytea`` strings.
+
+Every function expects the connection to act for the tenant already
+(``use_tenant``): the history tables are under row-level security.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final
+
+import orjson
+import psycopg
+
+from bocage.domain.temporal import History, HistoryRange, Record
+from bocage.storage.history_chunks import chunk_records, encode_records, locate, period_start
+from bocage.storage.history_rows import TailRow, merge_series, record
+from bocage.storage.postgres_query import dec, enc
+
+Conn = psycopg.Connection[Any]
+
+INSERT_ONE: Final = (
+    "INSERT INTO hist_tail (tid, eid, nid, ds, t, observed, created, modified, body)"
+    " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+INSERT_MANY: Final = (
+    "INSERT INTO hist_tail (tid, eid, nid, ds, t, observed, created, modified, body)"
+    " SELECT * FROM unnest(%b::int4[], %b::bytea[], %b::int4[], %b::bytea[], %b::int8[],"
+    " %b::int8[], %b::int8[], %b::int8[], %b::bytea[])"
+)
+
+
+def tail_params(tid: int, nids: dict[str, int], rows: Sequence[TailRow]) -> list[tuple[Any, ...]]:
+    return [
+        (tid, enc(eid), nids[attr], enc(ds), t, observed, created, modified, body)
+        for eid, attr, ds, t, observed, created, modified, body in rows
+    ]
+
+
+def write_tail(conn: Conn, tid: int, nids: dict[str, int], rows: Sequence[TailRow]) -> None:
+    params = tail_params(tid, nids, rows)
+    if len(params) > 32:
+        columns = [list(c) for c in zip(*params, strict=True)]
+        conn.execute(INSERT_MANY, columns)
+    else:
+        conn.cursor().executemany(INSERT_ONE, params)
+
+
+HEADS_ONE: Final = (
+    "INSERT INTO hist_heads (tid, eid, head) VALUES (%s, %s, %s)"
+    " ON CONFLICT (tid, eid) DO UPDATE SET head = excluded.head"
+)
+HEADS_MANY: Final = (
+    "INSERT INTO hist_heads (tid, eid, head)"
+    " SELECT * FROM unnest(%b::int4[], %b::bytea[], %b::bytea[])"
+    " ON CONFLICT (tid, eid) DO UPDATE SET head = excluded.head"
+)
+
+
+def gone_entity(conn: Conn, tid: int, entity_id: str) -> bytes | None:
+    eid = enc(entity_id)
+    row = conn.execute(
+        "SELECT head FROM hist_heads WHERE tid = %s AND eid = %s", (tid, eid)
+    ).fetchone()
+    if row is not None:
+        return bytes(row[0])
+    for table in ("hist_tail", "hist_chunks"):
+        if conn.execute(
+            f"SELECT 1 FROM {table} WHERE tid = %s AND eid = %s LIMIT 1", (tid, eid)
+        ).fetchone():
+            return orjson.dumps({"id": entity_id})
+    return None
+
+
+def read_history(
+    conn: Conn, tid: int, entity_id: str, window: HistoryRange, nids: dict[int, str]
+) -> History:
+    if window.attrs is not None and not nids:
+        return {}
+    where = ["tid = %s", "eid = %s"]
+    params: list[Any] = [tid, enc(entity_id)]
+    if window.attrs is not None:
+        where.append("nid = ANY(%s::int4[])")
+        params.append(list(nids))
+    chunk_where = list(where)
+    chunk_params = list(params)
+    if window.timeproperty == "observedAt":
+        if window.start is not None:
+            where.append("t >= %s")
+            params.append(window.start)
+            chunk_where.append("t_max >= %s")
+            chunk_params.append(window.start)
+        if window.end is not None:
+            where.append("t < %s")
+            params.append(window.end)
+            chunk_where.append("t_min < %s")
+            chunk_params.append(window.end)
+    names = _names(conn, nids)
+    chunks: dict[int, list[Record]] = {}
+    for nid, ds, data in conn.execute(
+        f"SELECT nid, ds, data FROM hist_chunks WHERE {' AND '.join(chunk_where)}"
+        " ORDER BY nid, start, ds",
+        chunk_params,
+    ):
+        chunks.setdefault(nid, []).extend(chunk_records(names(nid), dec(ds), data))
+    tail: dict[int, list[Record]] = {}
+    for nid, ds, t, observed, created, modified, body in conn.execute(
+        "SELECT nid, ds, t, observed, created, modified, body FROM hist_tail"
+        f" WHERE {' AND '.join(where)} ORDER BY nid, t, seq",
+        params,
+    ):
+        tail.setdefault(nid, []).append(
+            record(names(nid), dec(ds), t, observed, created, modified, bytes(body))
+        )
+    return merge_series(chunks, tail, window)
+
+
+def _names(conn: Conn, known: dict[int, str]) -> Any:
+    cache = dict(known)
+
+    def name(nid: int) -> str:
+        iri = cache.get(nid)
+        if iri is None:
+            row = conn.execute("SELECT iri FROM names WHERE nid = %s", (nid,)).fetchone()
+            assert row is not None
+            iri = cache[nid] = dec(row[0])
+        return iri
+
+    return name
+
+
+def delete_history(conn: Conn, tid: int, entity_id: str, nid: int | None) -> int:
+    where, params = "tid = %s AND eid = %s", [tid, enc(entity_id)]
+    if nid is not None:
+        where += " AND nid = %s"
+        params.append(nid)
+    if nid is None:
+        conn.execute("DELETE FROM hist_heads WHERE tid = %s AND eid = %s", params)
+    gone = conn.execute(f"DELETE FROM hist_tail WHERE {where}", params).rowcount
+    row = conn.execute(
+        f"WITH d AS (DELETE FROM hist_chunks WHERE {where} RETURNING n)"
+        " SELECT coalesce(sum(n), 0) FROM d",
+        params,
+    ).fetchone()
+    return int(gone) + int(row[0] if row else 0)
+
+
+_KEY: Final = "tid = %s AND eid = %s AND nid = %s AND ds = %s AND start = %s"
+
+
+def replace_record(
+    conn: Conn, tid: int, entity_id: str, nid: int, attr: str, t: int, nth: int,
+    new: TailRow | None,
+) -> bool:
+    eid = enc(entity_id)
+    chunks = conn.execute(
+        "SELECT ds, start, data FROM hist_chunks WHERE tid = %s AND eid = %s AND nid = %s"
+        " AND t_min <= %s AND t_max >= %s",
+        (tid, eid, nid, t, t),
+    ).fetchall()
+    tail = conn.execute(
+        "SELECT ds, seq FROM hist_tail WHERE tid = %s AND eid = %s AND nid = %s AND t = %s"
+        " ORDER BY seq",
+        (tid, eid, nid, t),
+    ).fetchall()
+    found = locate(attr, t, nth, chunks, tail, dec)
+    if found is None:
+        return False
+    if isinstance(found, int):
+        conn.execute("DELETE FROM hist_tail WHERE seq = %s", (found,))
+    else:
+        ds, start, records = found
+        key = (tid, eid, nid, ds, start)
+        if records:
+            blob, t_min, t_max, count = encode_records(records)
+            conn.execute(
+                f"UPDATE hist_chunks SET data = %s, t_min = %s, t_max = %s, n = %s"
+                f" WHERE {_KEY}",
+                (blob, t_min, t_max, count, *key),
+            )
+        else:
+            conn.execute(f"DELETE FROM hist_chunks WHERE {_KEY}", key)
+    if new is not None:
+        write_tail(conn, tid, {attr: nid}, [new])
+    return True
+
+
+def compact_tail(conn: Conn, tid: int, older_than: int, max_records: int, period_ms: int) -> int:
+    """One compaction step of one tenant (see ``sqlite_history.compact_tail``)."""
+    rows = conn.execute(
+        "SELECT seq, eid, nid, ds, t, observed, created, modified, body FROM hist_tail"
+        " WHERE tid = %s AND modified < %s ORDER BY seq LIMIT %s",
+        (tid, older_than, max(1, max_records)),
+    ).fetchall()
+    if not rows:
+        return 0
+    groups: dict[tuple[bytes, int, bytes, int], list[Record]] = {}
+    for _, eid, nid, ds, t, observed, created, modified, body in rows:
+        key = (bytes(eid), nid, bytes(ds), period_start(t, period_ms))
+        groups.setdefault(key, []).append(
+            record("", "", t, observed, created, modified, bytes(body))
+        )
+    for (eid, nid, ds, start), fresh in groups.items():
+        chunk = (tid, eid, nid, ds, start)
+        old = conn.execute(f"SELECT data FROM hist_chunks WHERE {_KEY}", chunk).fetchone()
+        records = (chunk_records("", "", old[0]) if old else []) + fresh
+        blob, t_min, t_max, count = encode_records(records)
+        conn.execute(
+            "INSERT INTO hist_chunks (tid, eid, nid, ds, start, t_min, t_max, n, data)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            " ON CONFLICT (tid, eid, nid, ds, start) DO UPDATE SET t_min = excluded.t_min,"
+            " t_max = excluded.t_max, n = excluded.n, data = excluded.data",
+            (*chunk, t_min, t_max, count, blob),
+        )
+    conn.execute("DELETE FROM hist_tail WHERE seq = ANY(%s::int8[])", ([r[0] for r in rows],))
+    return len(rows)
+
+
+def history_size(conn: Conn) -> tuple[int, int, int, int]:
+    """Over the tenant the connection acts for."""
+    tail = conn.execute("SELECT count(*) FROM hist_tail").fetchone()
+    chunks = conn.execute(
+        "SELECT count(*), coalesce(sum(n), 0), coalesce(sum(length(data)), 0) FROM hist_chunks"
+    ).fetchone()
+    assert tail is not None and chunks is not None
+    return int(tail[0]), int(chunks[1]), int(chunks[0]), int(chunks[2])

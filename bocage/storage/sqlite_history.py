@@ -1,0 +1,222 @@
+"""Attribute history in SQLite: the tail, the chunks, and how reads merge them.
+
+Writes happen in the writer thread (``sqlite_apply`` appends tail rows in the
+entity write's own transaction; the temporal API's writes and compaction are
+writer jobs too), reads on reader connections. Records of one attribute are
+numbered in (time, write) order, chunk records before tail ones, which is the
+order compaction keeps: an instanceId names the same record before and after.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import Any, Final
+
+import orjson
+
+from bocage.domain.temporal import History, HistoryRange, Record
+from bocage.storage.history_chunks import chunk_records, encode_records, locate, period_start
+from bocage.storage.history_rows import TailRow, merge_series, record
+
+_INSERT: Final = (
+    "INSERT INTO hist_tail (tid, eid, nid, ds, t, observed, created, modified, body)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def write_tail(
+    conn: sqlite3.Connection, names: dict[str, int], intern: Any, tid: int, rows: list[TailRow]
+) -> None:
+    """Append tail rows; ``names`` is the writer's IRI cache, ``intern(iri)`` fills it."""
+    conn.executemany(
+        _INSERT,
+        [
+            (tid, eid, names.get(attr) or intern(attr), ds, t, observed, created, modified, body)
+            for eid, attr, ds, t, observed, created, modified, body in rows
+        ],
+    )
+
+
+def write_heads(conn: sqlite3.Connection, tid: int, heads: list[tuple[str, bytes]]) -> None:
+    conn.executemany(
+        "INSERT OR REPLACE INTO hist_heads (tid, eid, head) VALUES (?, ?, ?)",
+        [(tid, eid, head) for eid, head in heads],
+    )
+
+
+def gone_entity(conn: sqlite3.Connection, tid: int, entity_id: str) -> bytes | None:
+    """The head of an entity deleted with its history kept; ``{"id": ...}``
+    for history without one (written through the temporal API only)."""
+    row = conn.execute(
+        "SELECT head FROM hist_heads WHERE tid = ? AND eid = ?", (tid, entity_id)
+    ).fetchone()
+    if row is not None:
+        return bytes(row[0])
+    for table in ("hist_tail", "hist_chunks"):
+        if conn.execute(
+            f"SELECT 1 FROM {table} WHERE tid = ? AND eid = ? LIMIT 1", (tid, entity_id)
+        ).fetchone():
+            return orjson.dumps({"id": entity_id})
+    return None
+
+
+def read_history(
+    conn: sqlite3.Connection, tid: int, entity_id: str, window: HistoryRange, nids: dict[int, str]
+) -> History:
+    """``nids``: the interned ids of the wanted attributes (all when ``window.attrs`` is None)."""
+    if window.attrs is not None and not nids:
+        return {}
+    where = ["tid = ?", "eid = ?"]
+    params: list[Any] = [tid, entity_id]
+    if window.attrs is not None:
+        where.append(f"nid IN ({', '.join('?' * len(nids))})")
+        params += list(nids)
+    if window.timeproperty == "observedAt":
+        # t is observedAt whenever there is one: a safe prefilter
+        if window.start is not None:
+            where.append("t >= ?")
+            params.append(window.start)
+        if window.end is not None:
+            where.append("t < ?")
+            params.append(window.end)
+    clause = " AND ".join(where)
+    chunk_where = clause.replace("t >= ?", "t_max >= ?").replace("t < ?", "t_min < ?")
+    by_attr: dict[int, list[Record]] = {}
+    names = _names(conn, nids)
+    for nid, ds, data in conn.execute(
+        f"SELECT nid, ds, data FROM hist_chunks WHERE {chunk_where} ORDER BY nid, start, ds",
+        params,
+    ):
+        by_attr.setdefault(nid, []).extend(chunk_records(names(nid), ds, data))
+    tail: dict[int, list[Record]] = {}
+    for nid, ds, t, observed, created, modified, body in conn.execute(
+        "SELECT nid, ds, t, observed, created, modified, body FROM hist_tail"
+        f" WHERE {clause} ORDER BY nid, t, seq",
+        params,
+    ):
+        tail.setdefault(nid, []).append(
+            record(names(nid), ds, t, observed, created, modified, body)
+        )
+    return merge_series(by_attr, tail, window)
+
+
+def _names(conn: sqlite3.Connection, known: dict[int, str]) -> Any:
+    cache = dict(known)
+
+    def name(nid: int) -> str:
+        iri = cache.get(nid)
+        if iri is None:
+            row = conn.execute("SELECT iri FROM names WHERE nid = ?", (nid,)).fetchone()
+            iri = cache[nid] = row[0]
+        return iri
+
+    return name
+
+
+# ------------------------------------------------------------------ writer jobs
+
+
+def delete_history(conn: sqlite3.Connection, tid: int, entity_id: str, nid: int | None) -> int:
+    where, params = "tid = ? AND eid = ?", [tid, entity_id]
+    if nid is not None:
+        where += " AND nid = ?"
+        params.append(nid)
+    if nid is None:
+        conn.execute("DELETE FROM hist_heads WHERE tid = ? AND eid = ?", params)
+    gone = conn.execute(f"DELETE FROM hist_tail WHERE {where}", params).rowcount
+    for (n,) in conn.execute(f"SELECT n FROM hist_chunks WHERE {where}", params).fetchall():
+        gone += n
+    conn.execute(f"DELETE FROM hist_chunks WHERE {where}", params)
+    return int(gone)
+
+
+def replace_record(
+    conn: sqlite3.Connection,
+    tid: int,
+    entity_id: str,
+    nid: int,
+    attr: str,
+    t: int,
+    nth: int,
+    new: TailRow | None,
+) -> bool:
+    """Remove the ``nth`` record of the attribute at ``t`` (numbered as reads
+    number them), then append ``new`` if given."""
+    chunks = conn.execute(
+        "SELECT ds, start, data FROM hist_chunks WHERE tid = ? AND eid = ? AND nid = ?"
+        " AND t_min <= ? AND t_max >= ?",
+        (tid, entity_id, nid, t, t),
+    ).fetchall()
+    tail = conn.execute(
+        "SELECT ds, seq FROM hist_tail WHERE tid = ? AND eid = ? AND nid = ? AND t = ?"
+        " ORDER BY seq",
+        (tid, entity_id, nid, t),
+    ).fetchall()
+    found = locate(attr, t, nth, chunks, tail)
+    if found is None:
+        return False
+    if isinstance(found, int):
+        conn.execute("DELETE FROM hist_tail WHERE seq = ?", (found,))
+    else:
+        ds, start, records = found
+        key = (tid, entity_id, nid, ds, start)
+        if records:
+            blob, t_min, t_max, count = encode_records(records)
+            conn.execute(
+                "UPDATE hist_chunks SET data = ?, t_min = ?, t_max = ?, n = ?"
+                " WHERE tid = ? AND eid = ? AND nid = ? AND ds = ? AND start = ?",
+                (blob, t_min, t_max, count, *key),
+            )
+        else:
+            conn.execute(
+                "DELETE FROM hist_chunks"
+                " WHERE tid = ? AND eid = ? AND nid = ? AND ds = ? AND start = ?",
+                key,
+            )
+    if new is not None:
+        write_tail(conn, {new[1]: nid}, None, tid, [new])
+    return True
+
+
+def compact_tail(
+    conn: sqlite3.Connection, older_than: int, max_records: int, period_ms: int
+) -> int:
+    """One compaction step: the oldest tail rows modified before ``older_than``
+    merged into their chunks (one per entity × attribute × dataset × period)."""
+    rows = conn.execute(
+        "SELECT seq, tid, eid, nid, ds, t, observed, created, modified, body FROM hist_tail"
+        " WHERE modified < ? ORDER BY seq LIMIT ?",
+        (older_than, max(1, max_records)),
+    ).fetchall()
+    if not rows:
+        return 0
+    groups: dict[tuple[int, str, int, str, int], list[Record]] = {}
+    for _, tid, eid, nid, ds, t, observed, created, modified, body in rows:
+        key = (tid, eid, nid, ds, period_start(t, period_ms))
+        groups.setdefault(key, []).append(
+            record("", ds, t, observed, created, modified, body)
+        )
+    for key, fresh in groups.items():
+        old = conn.execute(
+            "SELECT data FROM hist_chunks"
+            " WHERE tid = ? AND eid = ? AND nid = ? AND ds = ? AND start = ?",
+            key,
+        ).fetchone()
+        records = (chunk_records("", key[3], old[0]) if old else []) + fresh
+        blob, t_min, t_max, count = encode_records(records)
+        conn.execute(
+            "INSERT OR REPLACE INTO hist_chunks"
+            " (tid, eid, nid, ds, start, t_min, t_max, n, data)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (*key, t_min, t_max, count, blob),
+        )
+    conn.executemany("DELETE FROM hist_tail WHERE seq = ?", [(r[0],) for r in rows])
+    return len(rows)
+
+
+def history_size(conn: sqlite3.Connection) -> tuple[int, int, int, int]:
+    tail = conn.execute("SELECT count(*) FROM hist_tail").fetchone()[0]
+    chunks, points, size = conn.execute(
+        "SELECT count(*), coalesce(sum(n), 0), coalesce(sum(length(data)), 0) FROM hist_chunks"
+    ).fetchone()
+    return int(tail), int(points), int(chunks), int(size)
