@@ -29,13 +29,32 @@ _MS: dict[str, int] = {}
 _MS_MAX: Final = 8192
 
 
+_DAYS: dict[str, int] = {}  # "YYYY-MM-DD" -> ms at its midnight
+
+
 def ms(text: str) -> int:
+    """Epoch ms of a stored instant. Stored instants are in the normal form
+    (``YYYY-MM-DDTHH:MM:SS.mmmZ``): read by slicing, the date part cached;
+    anything else goes through the strict parser."""
     found = _MS.get(text)
-    if found is None:
+    if found is not None:
+        return found
+    if len(text) == 24 and text[10] == "T" and text[19] == "." and text[23] == "Z":
+        day = _DAYS.get(text[:10])
+        if day is None:
+            if len(_DAYS) >= _MS_MAX:
+                _DAYS.clear()
+            day = _DAYS[text[:10]] = to_ms(text[:10] + "T00:00:00Z")
+        try:
+            found = (day + int(text[11:13]) * 3_600_000 + int(text[14:16]) * 60_000
+                     + int(text[17:19]) * 1000 + int(text[20:23]))
+        except ValueError:
+            found = to_ms(text)
+    else:
         found = to_ms(text)
-        if len(_MS) >= _MS_MAX:
-            _MS.clear()
-        _MS[text] = found
+    if len(_MS) >= _MS_MAX:
+        _MS.clear()
+    _MS[text] = found
     return found
 
 
