@@ -115,7 +115,7 @@ def postgres_available() -> str | None:
 
         with psycopg.connect(ADMIN_URL, autocommit=True, connect_timeout=3):
             return None
-    except Exception as exc:  # noqa: BLE001 - any reason to skip is reported
+    except Exception as exc:
         return str(exc).strip()
 
 
