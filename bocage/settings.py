@@ -64,6 +64,10 @@ class Settings:
     history_compact_every_seconds: float = 60.0
     #: hours of history in one compressed chunk
     history_chunk_hours: int = 24
+    #: CPU milliseconds one JavaScript codec call may use before it is stopped
+    js_codec_time_limit_ms: float = 100.0
+    #: heap of one JavaScript codec's sandbox, in MiB
+    js_codec_memory_limit_mb: int = 64
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -3,6 +3,9 @@
 A built-in codec is a folder of ``bocage/codecs`` holding ``manifest.toml``,
 ``decoder.py`` (``decode``) and ``encoder.py`` (``encode``, the exact inverse of
 ``decode`` within the format's resolution, used by the simulator and the tests).
+
+Other codecs -- JavaScript codecs kept in the catalogue -- are found by the
+registry's optional resolver (``CodecRegistry(codecs, resolve)``).
 """
 
 from __future__ import annotations
@@ -21,6 +24,9 @@ from bocage.codecs.model import ModelSpec, spec_from_json
 Decoder = Callable[[bytes, int, Mapping[str, Any]], dict[str, Any]]
 #: encode(values) -> (fPort, payload); raises EncodeError
 Encoder = Callable[[Mapping[str, Any]], tuple[int, bytes]]
+#: the same, also given the network server's reception time (ISO UTC), for codecs that
+#: read it (JavaScript ``decodeUplink`` gets it as ``recvTime``)
+TimedDecoder = Callable[[bytes, int, Mapping[str, Any], str], dict[str, Any]]
 _HERE = Path(__file__).parent
 
 
@@ -32,15 +38,21 @@ class EncodeError(ValueError):
     """Values the codec's frame cannot carry (missing, wrong type, outside the field)."""
 
 
+class CodecTimeout(CodecError):
+    """The codec ran past its time limit and was stopped."""
+
+
 @dataclass(frozen=True, slots=True)
 class Codec:
     id: str
     decode: Decoder
-    #: the built-in device model shipped with the codec
-    model: ModelSpec
-    folder: Path
+    #: the built-in device model shipped with the codec (None: a JavaScript codec)
+    model: ModelSpec | None = None
+    folder: Path | None = None
     #: the inverse of ``decode`` (None: the codec cannot encode)
     encoder: Encoder | None = None
+    #: preferred over ``decode`` when set: also receives the reception time
+    decode_at: TimedDecoder | None = None
 
     def encode(self, values: Mapping[str, Any]) -> tuple[int, bytes]:
         """(fPort, payload) a device of this model would send for ``values``."""
@@ -50,11 +62,23 @@ class Codec:
 
 
 class CodecRegistry:
-    def __init__(self, codecs: Mapping[str, Codec]) -> None:
+    """Built-in codecs by id; ``resolve`` finds the others (JavaScript codecs).
+
+    Iterating yields the built-ins only (those that ship a device model)."""
+
+    def __init__(self, codecs: Mapping[str, Codec],
+                 resolve: Callable[[str], Codec | None] | None = None) -> None:
         self._codecs = dict(codecs)
+        self._resolve = resolve
 
     def get(self, codec_id: str) -> Codec | None:
-        return self._codecs.get(codec_id)
+        codec = self._codecs.get(codec_id)
+        if codec is None and self._resolve is not None:
+            return self._resolve(codec_id)
+        return codec
+
+    def with_resolver(self, resolve: Callable[[str], Codec | None]) -> CodecRegistry:
+        return CodecRegistry(self._codecs, resolve)
 
     def __iter__(self) -> Iterator[Codec]:
         return iter(sorted(self._codecs.values(), key=lambda c: c.id))

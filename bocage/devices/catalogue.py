@@ -60,19 +60,7 @@ class Catalogue:
         return None if entity is None else model_from_entity(entity, self._terms)
 
     def _all(self, type_name: str) -> list[Entity]:
-        out: list[Entity] = []
-        offset = 0
-        while True:
-            query = EntityQuery(types=((self._terms.expand(type_name),),), limit=1000,
-                                offset=offset)
-            try:
-                page = self._store.query(TENANT, query)
-            except NonexistentTenant:
-                return out
-            out.extend(page.entities)
-            if len(page.entities) < 1000:
-                return out
-            offset += 1000
+        return all_of_type(self._store, self._terms, type_name)
 
     def devices(self) -> list[Entity]:
         return self._all("Device")
@@ -90,14 +78,15 @@ class Catalogue:
         now = self._now()
         muts = [Mutation(model_id(c.model.id),
                          mut.create(parse_entity(model_entity(c.model), self._terms), now))
-                for c in self._codecs]
+                for c in self._codecs if c.model is not None]
         results = self._apply(muts)
         return sum(1 for r in results if isinstance(r, dict))
 
     def add_model(self, spec: ModelSpec) -> None:
         if spec.codec != "network-server" and self._codecs.get(spec.codec) is None:
             raise BadRequestData(f"unknown codec {spec.codec!r}; built-in codecs: "
-                                 + ", ".join(c.id for c in self._codecs))
+                                 + ", ".join(c.id for c in self._codecs)
+                                 + " (JavaScript codecs: see GET /api/codecs)")
         entity = parse_entity(model_entity(spec), self._terms)
         self._check(self._apply([Mutation(entity["id"], mut.create(entity, self._now()))]))
 
@@ -139,6 +128,22 @@ class Catalogue:
                 raise r
 
 
+def all_of_type(store: Store, terms: Terms, type_name: str) -> list[Entity]:
+    """Every catalogue entity of a type, read page by page."""
+    out: list[Entity] = []
+    offset = 0
+    while True:
+        query = EntityQuery(types=((terms.expand(type_name),),), limit=1000, offset=offset)
+        try:
+            page = store.query(TENANT, query)
+        except NonexistentTenant:
+            return out
+        out.extend(page.entities)
+        if len(page.entities) < 1000:
+            return out
+        offset += 1000
+
+
 def _create_or_link(asset: Entity, now: str) -> MutationFn:
     create = mut.create(asset, now)
     link = {k: v for k, v in asset.items() if k != "location"}
@@ -150,4 +155,4 @@ def _create_or_link(asset: Entity, now: str) -> MutationFn:
     return fn
 
 
-__all__ = ["Catalogue", "ResourceNotFound"]
+__all__ = ["Catalogue", "ResourceNotFound", "all_of_type"]

@@ -13,11 +13,12 @@ UNKNOWN_MODEL: Final = "unknown-model"
 UNKNOWN_CODEC: Final = "unknown-codec"
 UNSUPPORTED_FPORT: Final = "unsupported-fport"
 CODEC_ERROR: Final = "codec-error"
+CODEC_TIMEOUT: Final = "codec-timeout"
 OUT_OF_RANGE: Final = "out-of-range"
 STORE_REJECTED: Final = "store-rejected"
 INTERNAL: Final = "internal-error"
 REASONS: Final = frozenset({UNKNOWN_DEVICE, UNKNOWN_MODEL, UNKNOWN_CODEC, UNSUPPORTED_FPORT,
-                            CODEC_ERROR, OUT_OF_RANGE, STORE_REJECTED, INTERNAL})
+                            CODEC_ERROR, CODEC_TIMEOUT, OUT_OF_RANGE, STORE_REJECTED, INTERNAL})
 
 OPEN: Final = "open"
 REPLAYED: Final = "replayed"

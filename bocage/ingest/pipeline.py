@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bocage.codecs.model import NETWORK_DECODED, ModelSpec
-from bocage.codecs.registry import CodecError, CodecRegistry
+from bocage.codecs.registry import CodecError, CodecRegistry, CodecTimeout
 from bocage.devices.records import DeviceRecord
 from bocage.ingest import deadletters as reasons
 from bocage.ingest.normalise import OutOfRange, normalise
@@ -96,7 +96,13 @@ def _decode(record: Uplink, device: DeviceRecord, model: ModelSpec,
                        f"not {record.f_port}")
     config = {**model.defaults, **device.configuration}
     try:
-        values = codec.decode(record.payload, record.f_port or 0, config)
+        if codec.decode_at is not None:
+            values = codec.decode_at(record.payload, record.f_port or 0, config,
+                                     record.received_at)
+        else:
+            values = codec.decode(record.payload, record.f_port or 0, config)
+    except CodecTimeout as exc:
+        raise Rejected(reasons.CODEC_TIMEOUT, str(exc)) from None
     except CodecError as exc:
         raise Rejected(reasons.CODEC_ERROR, str(exc)) from None
     except Exception as exc:  # a buggy decoder must not stop the pipeline

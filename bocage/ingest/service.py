@@ -21,15 +21,25 @@ from bocage.ingest.inbox import Accepted, Inbox
 from bocage.ingest.inbox_sqlite import SQLiteInbox, inbox_path
 from bocage.ingest.record import Uplink
 from bocage.ingest.worker import Pipeline, Worker
+from bocage.jscodec.library import JsCodecLibrary
+from bocage.jscodec.sandbox import Limits, Sandbox
 from bocage.settings import Settings
 from bocage.storage.base import Store
+
+
+def js_limits(settings: Settings) -> Limits:
+    return Limits(time_ms=settings.js_codec_time_limit_ms,
+                  memory_mb=settings.js_codec_memory_limit_mb)
 
 
 class Ingestion:
     def __init__(self, settings: Settings, store: Store, terms: Terms,
                  now: Callable[[], str], codecs: CodecRegistry | None = None) -> None:
         self.settings = settings
-        self.codecs = codecs if codecs is not None else builtin_registry()
+        #: JavaScript codecs kept in the catalogue; the registry resolves them
+        self.js_codecs = JsCodecLibrary(store, terms, now, Sandbox(js_limits(settings)))
+        self.codecs = codecs if codecs is not None else builtin_registry().with_resolver(
+            self.js_codecs.codec)
         self.catalogue = Catalogue(store, terms, self.codecs, now)
         self.pipeline = Pipeline(store, self.catalogue, self.codecs, terms, now)
         self._now = now
