@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import typer
 
 from bocage import __version__
+from bocage.jscodec.cli import register as register_jscodec
 from bocage.settings import Settings, load_settings
 
 app = typer.Typer(help="bocage: territorial data hypervisor (NGSI-LD).", no_args_is_help=True)
@@ -248,6 +249,9 @@ def devices_import(
     typer.echo(f"{added} device(s) added, {failed} row(s) refused")
     if failed:
         raise typer.Exit(1)
+
+
+register_jscodec(app, devices_app)  # devices import-repo, codecs check / list
 
 
 def main() -> None:

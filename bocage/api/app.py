@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from bocage import __version__
 from bocage.api import (
     batch,
+    codecs,
     contexts,
     deadletters,
     devices,
@@ -94,6 +95,7 @@ def create_app(settings: Settings, store: Store, services: Services | None = Non
         ops.build_router(services, metrics),
         ingest.build_router(services, ingestion, fast),
         devices.build_router(services, ingestion),
+        codecs.build_router(ingestion),
         deadletters.build_router(ingestion, settings.max_limit),
         pages.build_router(services),
     ):

@@ -82,13 +82,16 @@ class Catalogue:
         results = self._apply(muts)
         return sum(1 for r in results if isinstance(r, dict))
 
-    def add_model(self, spec: ModelSpec) -> None:
+    def add_model(self, spec: ModelSpec, *, replace: bool = False) -> None:
+        """Create a model (``replace``: create or replace it, as a re-import does)."""
         if spec.codec != "network-server" and self._codecs.get(spec.codec) is None:
             raise BadRequestData(f"unknown codec {spec.codec!r}; built-in codecs: "
                                  + ", ".join(c.id for c in self._codecs)
                                  + " (JavaScript codecs: see GET /api/codecs)")
         entity = parse_entity(model_entity(spec), self._terms)
-        self._check(self._apply([Mutation(entity["id"], mut.create(entity, self._now()))]))
+        write = (mut.replace(entity, self._now(), upsert=True) if replace
+                 else mut.create(entity, self._now()))
+        self._check(self._apply([Mutation(entity["id"], write)]))
 
     def delete_model(self, ident: str) -> None:
         self._check(self._apply([Mutation(model_id(ident), mut.delete_entity(model_id(ident)))]))

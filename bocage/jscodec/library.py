@@ -35,9 +35,6 @@ from bocage.ngsild import mutations as mut
 from bocage.ngsild.parse import parse_entity
 from bocage.storage.base import Mutation, Store
 
-_CALL_ROLE = {"decode_uplink": "uplinkDecoder", "decode_downlink": "downlinkDecoder",
-              "encode_downlink": "downlinkEncoder"}
-
 
 def verify(src: CodecSource, limits: Limits) -> None:
     """Compile every file of the codec in a throwaway runtime and check that each
@@ -70,6 +67,8 @@ class JsCodecLibrary:
         self._ttl = ttl
         self._lock = threading.Lock()
         self._cache: dict[str, tuple[CodecSource | None, float]] = {}
+        #: (id, digest) -> its registry Codec, built once per source version
+        self._codecs: dict[tuple[str, str], Codec] = {}
 
     # -- storage -----------------------------------------------------------
 
@@ -116,25 +115,25 @@ class JsCodecLibrary:
     # -- running -----------------------------------------------------------
 
     def run(self, src: CodecSource, call: str, *args: Any) -> JsResult:
-        """Run one codec function (decode_uplink, decode_downlink, encode_downlink) in
-        this thread's pooled runtime of the file playing that role."""
-        role = _CALL_ROLE[call]
-        file_name = src.roles.get(role)
-        if file_name is None:
-            raise JsError(f"codec {src.id} has no {role}")
-        return self.sandbox.run((f"{src.id}/{file_name}", src.digest), src.files[file_name],
-                                call, *args)
+        return src.run(self.sandbox, call, *args)
 
     def codec(self, ident: str) -> Codec | None:
         """The registry's resolver: a JavaScript codec as a registry Codec."""
         src = self.source(ident)
         if src is None or UPLINK not in src.roles:
             return None
+        key = (src.id, src.digest)
+        codec = self._codecs.get(key)
+        if codec is None:
+            codec = self._codecs[key] = self._make_codec(src)
+        return codec
 
+    def _make_codec(self, src: CodecSource) -> Codec:
         def decode_at(payload: bytes, f_port: int, config: Mapping[str, Any],
                       recv_time: str) -> dict[str, Any]:
             try:
-                result = self.run(src, "decode_uplink", payload, f_port, recv_time, config)
+                result = src.run(self.sandbox, "decode_uplink", payload, f_port, recv_time,
+                                 config)
             except JsTimeout as exc:
                 raise CodecTimeout(str(exc)) from None
             except JsError as exc:
@@ -147,4 +146,4 @@ class JsCodecLibrary:
         def decode(payload: bytes, f_port: int, config: Mapping[str, Any]) -> dict[str, Any]:
             return decode_at(payload, f_port, config, "")
 
-        return Codec(id=ident, decode=decode, decode_at=decode_at)
+        return Codec(id=src.id, decode=decode, decode_at=decode_at)

@@ -18,11 +18,13 @@ import orjson
 from bocage.domain.entity import Entity, instance_value
 from bocage.domain.errors import BadRequestData
 from bocage.domain.terms import Terms
-from bocage.jscodec.sandbox import ROLES
+from bocage.jscodec.sandbox import ROLES, JsError, JsResult, Sandbox
 
 CODEC_PREFIX: Final = "urn:ngsi-ld:DeviceCodec:"
 #: largest codec source accepted (all its files), in bytes
 MAX_SOURCE_BYTES: Final = 1_000_000
+_CALL_ROLE: Final = {"decode_uplink": "uplinkDecoder", "decode_downlink": "downlinkDecoder",
+                     "encode_downlink": "downlinkEncoder"}
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
 
@@ -41,6 +43,8 @@ class CodecSource:
     name: str = ""
     #: role -> the examples of the repository format (input / output), kept for checks
     examples: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    #: identifies this exact source (compiled runtimes are pooled by it); computed once
+    digest: str = field(init=False, default="", compare=False)
 
     def __post_init__(self) -> None:
         if not _ID.match(self.id):
@@ -57,17 +61,23 @@ class CodecSource:
                                  "or downlinkDecoder")
         if sum(len(t.encode()) for t in self.files.values()) > MAX_SOURCE_BYTES:
             raise BadRequestData(f"codec {self.id}: source larger than {MAX_SOURCE_BYTES} bytes")
-
-    @property
-    def digest(self) -> str:
-        """Identifies this exact source (compiled runtimes are pooled by it)."""
         body = orjson.dumps({"files": self.files, "roles": self.roles},
                             option=orjson.OPT_SORT_KEYS)
-        return hashlib.sha256(body).hexdigest()[:16]
+        object.__setattr__(self, "digest", hashlib.sha256(body).hexdigest()[:16])
 
     def file_for(self, role: str) -> str | None:
         name = self.roles.get(role)
         return None if name is None else self.files[name]
+
+    def run(self, sandbox: Sandbox, call: str, *args: Any) -> JsResult:
+        """Run one function (decode_uplink, decode_downlink, encode_downlink) in the
+        calling thread's pooled runtime of the file that plays its role."""
+        role = _CALL_ROLE[call]
+        file_name = self.roles.get(role)
+        if file_name is None:
+            raise JsError(f"codec {self.id} has no {role}")
+        return sandbox.run((f"{self.id}/{file_name}", self.digest), self.files[file_name],
+                           call, *args)
 
     def summary(self) -> dict[str, Any]:
         return {"id": self.id, "vendor": self.vendor, "name": self.name,
