@@ -28,6 +28,7 @@ check: $(STAMP)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
+	$(PY) benchmarks/jscodec.py
 
 screenshots: $(STAMP)
 	$(PY) scripts/screenshots.py
