@@ -46,6 +46,10 @@ class Settings:
     chirpstack_secret: str = ""
     #: shared secret of The Things Stack webhook ("" = endpoint disabled)
     tts_secret: str = ""
+    #: supervision: an active alarm nobody acknowledged escalates after this many minutes
+    escalate_after_minutes: float = 30.0
+    #: supervision: seconds between timer rounds (silent devices, escalation)
+    supervision_tick_seconds: float = 60.0
     #: web UI: equipment with no new data for this many hours shows as offline
     offline_after_hours: float = 24.0
     #: web UI: seconds a territory's equipment summaries are reused before a refresh

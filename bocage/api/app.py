@@ -20,6 +20,7 @@ from bocage.api import (
     errors,
     ingest,
     ops,
+    supervision,
     temporal,
 )
 from bocage.api.calls import run
@@ -31,6 +32,7 @@ from bocage.settings import Settings
 from bocage.storage.base import Store
 from bocage.storage.history_base import HistoryStore
 from bocage.storage.history_jobs import Compactor
+from bocage.supervision.service import Supervisor
 from bocage.web import pages
 
 NGSI_LD_PREFIX = "/ngsi-ld/v1"
@@ -53,14 +55,19 @@ def create_app(settings: Settings, store: Store, services: Services | None = Non
         after_ms=int(settings.history_compact_after_minutes * 60_000),
         every=settings.history_compact_every_seconds if settings.history_enabled else 0,
     )
+    supervisor = Supervisor(services.store, services.contexts.core_term_map, services.now,
+                            escalate_after_minutes=settings.escalate_after_minutes,
+                            tick_seconds=settings.supervision_tick_seconds)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await run(ingestion.start_if_used)  # records a previous run left are drained now
         compactor.start()
+        supervisor.start()
         try:
             yield
         finally:
+            await run(supervisor.close)
             await run(compactor.stop)
             await run(ingestion.close)
 
@@ -82,6 +89,7 @@ def create_app(settings: Settings, store: Store, services: Services | None = Non
     fast.observe = metrics.observe
     app.state.services = services
     app.state.ingestion = ingestion
+    app.state.supervisor = supervisor
     errors.install(app)
     # Routes go straight into the app's route list, hottest first: FastAPI matches
     # included routers route by route through extra layers (measured: ~40 % of a
@@ -97,6 +105,7 @@ def create_app(settings: Settings, store: Store, services: Services | None = Non
         devices.build_router(services, ingestion),
         codecs.build_router(ingestion),
         deadletters.build_router(ingestion, settings.max_limit),
+        supervision.build_router(services, supervisor),
         pages.build_router(services),
     ):
         app.router.routes.extend(router.routes)

@@ -1,0 +1,397 @@
+"""Supervision, assembled: rules evaluated on every change, alarms and interventions stored.
+
+The :class:`Supervisor` is a change listener (see ``bocage.storage.observed``):
+the store hands it the (before, after) of every committed write; it releases
+the write at once and evaluates on its own thread, so a rule never slows
+ingestion down. Alarms and interventions are entities of the same store
+(``Alert``, ``Intervention``) written through the same mutations as the NGSI-LD
+API. A timer evaluates what no write triggers: silence (offline devices, silent
+cameras) and escalation of alarms nobody acknowledged.
+
+Rule states live in memory: after a restart, a condition that still holds is
+seen again at the entity's next reading (the open alarm is found in the store,
+so no duplicate is raised).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import threading
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Final
+
+from bocage.domain.entity import ENTITY_KEYS, Entity
+from bocage.domain.errors import BocageError, ResourceNotFound
+from bocage.domain.query import And, AttrPath, Comparison, EntityQuery
+from bocage.domain.terms import Terms
+from bocage.ngsild import mutations as mut
+from bocage.ngsild.parse import parse_entity
+from bocage.ngsild.render import View, render_entity
+from bocage.storage.base import Mutation, MutationFn, Store
+from bocage.supervision import records as rec
+from bocage.supervision.defaults import DEFAULT_RULES
+from bocage.supervision.rules import Rule, Snapshot, State, compile_rule, evaluate, rule_to_json
+from bocage.web.equipment import domain_of, local_name
+
+log = logging.getLogger("bocage.supervision")
+
+#: entity types supervision writes or keeps its configuration in: never evaluated
+OWN_TYPES: Final = frozenset({"Alert", "Intervention", "SupervisionRule"})
+RULE_PREFIX: Final = "urn:ngsi-ld:SupervisionRule:"
+KEY_VALUES: Final = View(format="keyValues")
+Changed = tuple[str, Entity | None, Entity | None]
+
+
+def _ms(iso: str) -> int:
+    return int(dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+
+
+class Supervisor:
+    def __init__(self, store: Store, terms: Terms, now: Callable[[], str], *,
+                 escalate_after_minutes: float = 30.0, tick_seconds: float = 60.0) -> None:
+        self.store = store
+        self.terms = terms
+        self.now = now
+        self.escalate_after = escalate_after_minutes
+        self.tick_seconds = tick_seconds
+        self._states: dict[tuple[str, str, str], State] = {}  # (tenant, rule, entity)
+        self._rules: dict[str, dict[str, Rule]] = {}  # tenant -> id -> rule
+        self._queue: queue.Queue[tuple[str, list[Changed]] | None] = queue.Queue(100_000)
+        self._lock = threading.RLock()
+        self._idle = threading.Condition(self._lock)
+        self._pending = 0
+        self._thread: threading.Thread | None = None
+        self._timer: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._short: dict[str, str] = {}
+
+    # --------------------------------------------------------------- lifecycle
+
+    def start(self) -> None:
+        with self._lock:
+            if self._thread is None:
+                self._stop.clear()
+                self._thread = threading.Thread(target=self._drain, name="supervision",
+                                                daemon=True)
+                self._thread.start()
+                self._timer = threading.Thread(target=self._tick_loop,
+                                               name="supervision-timer", daemon=True)
+                self._timer.start()
+
+    def close(self) -> None:
+        self._stop.set()
+        thread = self._thread
+        if thread is not None:
+            self._queue.put(None)
+            thread.join(timeout=10)
+        if self._timer is not None:
+            self._timer.join(timeout=10)
+        self._thread = self._timer = None
+
+    def wait_idle(self, timeout: float = 10.0) -> bool:
+        with self._idle:
+            return self._idle.wait_for(lambda: self._pending == 0, timeout)
+
+    # ---------------------------------------------------------- change listener
+
+    def wants(self, tenant: str) -> bool:
+        return True
+
+    def changed(self, tenant: str, changes: list[Changed], release: Callable[[], None]) -> None:
+        release()  # alarms are derived: the write need not wait for them
+        relevant = [c for c in changes if c[2] is not None and not self._own(c[2])]
+        if not relevant:
+            return
+        with self._lock:
+            self._pending += 1
+        try:
+            self._queue.put_nowait((tenant, relevant))
+        except queue.Full:
+            log.warning("supervision queue full: %d changes not evaluated", len(relevant))
+            self._done()
+
+    def _done(self) -> None:
+        with self._idle:
+            self._pending -= 1
+            self._idle.notify_all()
+
+    def _drain(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            tenant, changes = item
+            try:
+                self.evaluate_entities(tenant, [after for _, _, after in changes
+                                                if after is not None])
+            except Exception:
+                log.exception("supervision of %d changes failed", len(changes))
+            finally:
+                self._done()
+
+    def _tick_loop(self) -> None:
+        while not self._stop.wait(self.tick_seconds):
+            try:
+                self.tick()
+            except Exception:
+                log.exception("supervision timer failed")
+
+    # ------------------------------------------------------------------- rules
+
+    def rules(self, tenant: str) -> list[Rule]:
+        with self._lock:
+            if tenant not in self._rules:
+                loaded = {r.id: r for r in DEFAULT_RULES}
+                for entity in self._query(tenant, "SupervisionRule"):
+                    values = render_entity(entity, self.terms, KEY_VALUES)
+                    try:
+                        rule = compile_rule(values.get("definition"))
+                    except BocageError as exc:
+                        log.error("stored rule %s does not compile: %s", entity["id"], exc)
+                        continue
+                    loaded[rule.id] = rule
+                self._rules[tenant] = loaded
+            return sorted(self._rules[tenant].values(), key=lambda r: r.id)
+
+    def put_rule(self, tenant: str, data: object) -> Rule:
+        rule = compile_rule(data)
+        body = {"id": RULE_PREFIX + rule.id, "type": "SupervisionRule",
+                "definition": {"type": "JsonProperty", "json": rule_to_json(rule)}}
+        entity = parse_entity(body, self.terms)
+        self._write(tenant, entity["id"], mut.replace(entity, self.now(), upsert=True))
+        with self._lock:
+            self.rules(tenant)
+            self._rules[tenant][rule.id] = rule
+            for key in [k for k in self._states if k[0] == tenant and k[1] == rule.id]:
+                del self._states[key]
+        return rule
+
+    def delete_rule(self, tenant: str, rule_id: str) -> None:
+        """Delete a stored rule; a built-in rule is restored to its default."""
+        try:
+            self._write(tenant, RULE_PREFIX + rule_id, mut.delete_entity(RULE_PREFIX + rule_id))
+        except ResourceNotFound:
+            if not any(r.id == rule_id for r in DEFAULT_RULES):
+                raise ResourceNotFound(f"no rule {rule_id}") from None
+        with self._lock:
+            self._rules.pop(tenant, None)
+
+    # -------------------------------------------------------------- evaluation
+
+    def evaluate_entities(self, tenant: str, entities: Iterable[Entity],
+                          now_ms: int | None = None) -> None:
+        rules = [r for r in self.rules(tenant) if r.enabled]
+        moment = now_ms if now_ms is not None else _ms(self.now())
+        for entity in entities:
+            if self._own(entity):
+                continue
+            snap = self.snapshot(entity)
+            for rule in rules:
+                if rule.target.matches(snap):
+                    self._run(tenant, rule, snap, moment)
+
+    def _run(self, tenant: str, rule: Rule, snap: Snapshot, now_ms: int) -> None:
+        key = (tenant, rule.id, snap.entity_id)
+        with self._lock:
+            state = self._states.get(key, State())
+            state, decision = evaluate(rule, state, snap, now_ms)
+            self._states[key] = state
+        if decision.action == "raise":
+            self._raise(tenant, rule, snap, decision.message)
+        elif decision.action == "clear":
+            self._auto_clear(tenant, rule, snap.entity_id, decision.message)
+
+    def snapshot(self, entity: Entity) -> Snapshot:
+        values: dict[str, tuple[Any, int | None]] = {}
+        for key, insts in entity.items():
+            if key in ENTITY_KEYS or not isinstance(insts, list) or not insts:
+                continue
+            inst = insts[0]
+            if not isinstance(inst, dict):
+                continue
+            value = inst.get("value", inst.get("object", inst.get("vocab")))
+            if isinstance(value, dict | list) and inst.get("type") != "Property":
+                continue
+            at = inst.get("observedAt")
+            values[self._name(key)] = (value, _ms(at) if isinstance(at, str) else None)
+        types = entity.get("type") or ["?"]
+        return Snapshot(entity["id"], self._name(types[0]), values,
+                        tuple(entity.get("scope", ())))
+
+    def _name(self, iri: str) -> str:
+        name = self._short.get(iri)
+        if name is None:
+            name = self._short[iri] = local_name(self.terms.compact(iri))
+        return name
+
+    def _own(self, entity: Entity) -> bool:
+        return any(self._name(t) in OWN_TYPES for t in entity.get("type", ()))
+
+    # ------------------------------------------------------------------ alarms
+
+    def _raise(self, tenant: str, rule: Rule, snap: Snapshot, why: str) -> None:
+        if self.open_alarm(tenant, rule.id, snap.entity_id) is not None:
+            return  # one open alarm per rule x entity: no storm
+        at = self.now()
+        alarm = rec.raise_alarm(rule.id, rule.name, snap.entity_id, snap.scope, rule.severity,
+                                why, at, domain_of(snap.entity_type))
+        self._save(tenant, alarm.to_body(), create=True)
+        log.info("alarm %s raised on %s: %s", rule.id, snap.entity_id, why)
+        if rule.intervention:
+            self._save(tenant, rec.request_intervention(
+                snap.entity_id, snap.scope, alarm.domain, rule.severity,
+                f"{rule.name}: {why}", "rule", at, alarm=alarm.id).to_body(), create=True)
+
+    def _auto_clear(self, tenant: str, rule: Rule, entity_id: str, why: str) -> None:
+        alarm = self.open_alarm(tenant, rule.id, entity_id)
+        if alarm is not None:
+            self._save(tenant, rec.clear(alarm, "rule", self.now(),
+                                         why or "condition ended").to_body())
+
+    def open_alarm(self, tenant: str, rule_id: str, entity_id: str) -> rec.Alarm | None:
+        for alarm in self.alarms(tenant, status=rec.ALARM_OPEN, source=entity_id):
+            if alarm.rule == rule_id:
+                return alarm
+        return None
+
+    def alarms(self, tenant: str, status: Sequence[str] = (), source: str | None = None,
+               severity: str | None = None) -> list[rec.Alarm]:
+        terms: list[Comparison] = []
+        if status:
+            terms.append(Comparison(AttrPath(self.terms.expand("status")), "==",
+                                    tuple(status)))
+        if source is not None:
+            terms.append(Comparison(AttrPath(self.terms.expand("alertSource")), "==", source))
+        if severity is not None:
+            terms.append(Comparison(AttrPath(self.terms.expand("severity")), "==", severity))
+        found = [rec.alarm_from_values(e["id"], render_entity(e, self.terms, KEY_VALUES),
+                                       tuple(e.get("scope", ())))
+                 for e in self._query(tenant, "Alert", terms)]
+        return sorted(found, key=lambda a: a.issued_at, reverse=True)
+
+    def alarm(self, tenant: str, alarm_id: str) -> rec.Alarm:
+        entity = self._get(tenant, alarm_id, "Alert")
+        return rec.alarm_from_values(entity["id"], render_entity(entity, self.terms, KEY_VALUES),
+                                     tuple(entity.get("scope", ())))
+
+    def change_alarm(self, tenant: str, alarm_id: str,
+                     change: Callable[[rec.Alarm, str], rec.Alarm]) -> rec.Alarm:
+        with self._lock:  # read-modify-write: one change of an alarm at a time
+            alarm = change(self.alarm(tenant, alarm_id), self.now())
+            self._save(tenant, alarm.to_body())
+        return alarm
+
+    # ----------------------------------------------------------- interventions
+
+    def interventions(self, tenant: str, status: Sequence[str] = (),
+                      equipment: str | None = None) -> list[rec.Intervention]:
+        terms: list[Comparison] = []
+        if status:
+            terms.append(Comparison(AttrPath(self.terms.expand("status")), "==",
+                                    tuple(status)))
+        if equipment is not None:
+            terms.append(Comparison(AttrPath(self.terms.expand("refEquipment")), "==",
+                                    equipment))
+        found = [rec.intervention_from_values(e["id"],
+                                              render_entity(e, self.terms, KEY_VALUES),
+                                              tuple(e.get("scope", ())))
+                 for e in self._query(tenant, "Intervention", terms)]
+        return sorted(found, key=lambda i: i.due)
+
+    def intervention(self, tenant: str, ident: str) -> rec.Intervention:
+        entity = self._get(tenant, ident, "Intervention")
+        return rec.intervention_from_values(entity["id"],
+                                            render_entity(entity, self.terms, KEY_VALUES),
+                                            tuple(entity.get("scope", ())))
+
+    def request(self, tenant: str, equipment_id: str, description: str, by: str,
+                severity: str = "major", alarm_id: str | None = None) -> rec.Intervention:
+        equipment = self.store.get(tenant, equipment_id)
+        if equipment is None or self._own(equipment):
+            raise ResourceNotFound(f"no equipment {equipment_id}")
+        snap = self.snapshot(equipment)
+        if alarm_id is not None:
+            self.alarm(tenant, alarm_id)  # must exist (and be visible)
+        item = rec.request_intervention(equipment_id, snap.scope, domain_of(snap.entity_type),
+                                        severity, description, by, self.now(), alarm=alarm_id)
+        self._save(tenant, item.to_body(), create=True)
+        return item
+
+    def change_intervention(self, tenant: str, ident: str,
+                            change: Callable[[rec.Intervention, str], rec.Intervention],
+                            ) -> rec.Intervention:
+        with self._lock:
+            item = change(self.intervention(tenant, ident), self.now())
+            self._save(tenant, item.to_body())
+        return item
+
+    # ------------------------------------------------------------------- timer
+
+    def tick(self, now_ms: int | None = None) -> None:
+        """Silence rules over every watched entity, then escalation."""
+        moment = now_ms if now_ms is not None else _ms(self.now())
+        for tenant in self.store.tenants():
+            silence = [r for r in self.rules(tenant) if r.enabled and _has_kind(r, "silence")]
+            types = {r.target.entity_type for r in silence if r.target.entity_type}
+            for type_name in sorted(types):
+                for entity in self._query(tenant, type_name):
+                    snap = self.snapshot(entity)
+                    for rule in silence:
+                        if rule.target.matches(snap):
+                            self._run(tenant, rule, snap, moment)
+            now_iso = self.now()
+            for alarm in self.alarms(tenant, status=("active",)):
+                if rec.needs_escalation(alarm, now_iso, self.escalate_after):
+                    self.change_alarm(tenant, alarm.id, lambda a, at: rec.escalate(a, at))
+
+    # --------------------------------------------------------------- plumbing
+
+    def _query(self, tenant: str, type_name: str,
+               terms: Sequence[Comparison] = ()) -> list[Entity]:
+        q = None if not terms else terms[0] if len(terms) == 1 else And(tuple(terms))
+        out: list[Entity] = []
+        offset = 0
+        try:
+            while True:
+                page = self.store.query(tenant, EntityQuery(
+                    types=((self.terms.expand(type_name),),), q=q, limit=1000, offset=offset))
+                out.extend(page.entities)
+                if len(page.entities) < 1000:
+                    return out
+                offset += 1000
+        except BocageError as exc:
+            if exc.status == 404:  # a tenant that holds nothing yet
+                return out
+            raise
+
+    def _get(self, tenant: str, ident: str, type_name: str) -> Entity:
+        try:
+            entity = self.store.get(tenant, ident)
+        except BocageError:
+            entity = None
+        if entity is None or self._name(entity["type"][0]) != type_name:
+            raise ResourceNotFound(f"no {type_name.lower()} {ident}")
+        return entity
+
+    def _save(self, tenant: str, body: dict[str, Any], create: bool = False) -> None:
+        entity = parse_entity(body, self.terms)
+        now = self.now()
+        fn = mut.create(entity, now) if create else mut.replace(entity, now, upsert=True)
+        self._write(tenant, entity["id"], fn)
+
+    def _write(self, tenant: str, entity_id: str, fn: MutationFn) -> None:
+        [result] = self.store.apply(tenant, [Mutation(entity_id, fn)])
+        if isinstance(result, BocageError):
+            raise result
+
+
+def _has_kind(rule: Rule, kind: str) -> bool:
+    stack = [rule.condition]
+    while stack:
+        c = stack.pop()
+        if c.kind == kind:
+            return True
+        stack.extend(c.children)
+    return False
