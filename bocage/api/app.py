@@ -106,7 +106,7 @@ def create_app(settings: Settings, store: Store, services: Services | None = Non
         codecs.build_router(ingestion),
         deadletters.build_router(ingestion, settings.max_limit),
         supervision.build_router(services, supervisor),
-        pages.build_router(services),
+        pages.build_router(services, supervisor),
     ):
         app.router.routes.extend(router.routes)
     app.router.routes.append(pages.mount_static())

@@ -7,7 +7,9 @@ scripts in ``static/js`` through ``data-`` attributes and JSON endpoints.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+import functools
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,6 +27,10 @@ from bocage import __version__
 from bocage.api.calls import run
 from bocage.api.services import Services
 from bocage.domain.errors import NonexistentTenant
+from bocage.supervision.records import ALARM_OPEN, Alarm, Intervention
+from bocage.supervision.rules import SEVERITIES
+from bocage.supervision.service import Supervisor
+from bocage.web import supervision_pages
 from bocage.web.cache import SummaryCache
 from bocage.web.dashboards import BY_SLUG, DASHBOARDS, to_csv
 from bocage.web.equipment import (
@@ -35,6 +41,7 @@ from bocage.web.equipment import (
     tally,
 )
 from bocage.web.i18n import LANGUAGES, Translator, catalogue, pick_language
+from bocage.web.supervision_pages import csrf_token, with_csrf
 from bocage.web.territory import View, in_area
 
 STATIC = Path(__file__).parent / "static"
@@ -48,7 +55,7 @@ def _environment() -> Environment:
     return env
 
 
-def build_router(services: Services) -> APIRouter:
+def build_router(services: Services, supervisor: Supervisor | None = None) -> APIRouter:
     router = APIRouter(prefix="/ui", include_in_schema=False)
     env = _environment()
     offline_after = dt.timedelta(hours=services.settings.offline_after_hours)
@@ -62,10 +69,17 @@ def build_router(services: Services) -> APIRouter:
 
     def load(tenant: str) -> list[Equipment]:
         try:
-            return View(services.store, tenant, services.contexts.core_term_map,
-                        offline_after).equipment()
+            items = View(services.store, tenant, services.contexts.core_term_map,
+                         offline_after).equipment()
         except NonexistentTenant:
             return []
+        if supervisor is None:
+            return items
+        # open alarms and interventions in progress say more than the entity's own state
+        alarms = {a.source: a for a in supervisor.alarms(tenant, status=ALARM_OPEN)}
+        working = {i.equipment for i in supervisor.interventions(tenant,
+                                                                 status=("inProgress",))}
+        return [with_supervision(i, alarms, working) for i in items]
 
     summaries = SummaryCache(load, services.settings.ui_cache_seconds)
 
@@ -149,9 +163,28 @@ def build_router(services: Services) -> APIRouter:
         if item.device is not None:
             dev = await run(lambda: v.one(item.device or ""))
             device = dev[1] if dev else None
+        alarms: list[Alarm] = []
+        works: list[Intervention] = []
+        if supervisor is not None:
+            ids = [item.id] + ([item.device] if item.device else [])
+            tenant = tenant_of(request)
+            for ident in ids:
+                alarms += await run(functools.partial(supervisor.alarms, tenant,
+                                                      status=ALARM_OPEN, source=ident))
+            works = await run(lambda: supervisor.interventions(tenant_of(request),
+                                                               equipment=item.id))
+        problem = request.query_params.get("erreur")
+        request_error = {"description": "form.description_missing",
+                         "severity": "form.severity_invalid"}.get(problem or "")
         chartable = [(val.name, val.iri) for val in item.values
                      if isinstance(val.value, int | float) and not isinstance(val.value, bool)]
-        return page(request, "equipment.html", item=item, device=device, chartable=chartable)
+        t = translator(request)
+        return with_csrf(request, page(
+            request, "equipment.html", status=400 if request_error else 200, item=item,
+            device=device, chartable=chartable, alarms=alarms, works=works,
+            csrf=csrf_token(request), severities=SEVERITIES, now=services.now(),
+            request_error=t(request_error) if request_error else "",
+            request_field=problem or ""))
 
     @router.get("/communes/{insee}", summary="A commune")
     async def commune_page(request: Request, insee: str) -> Response:
@@ -252,7 +285,21 @@ def build_router(services: Services) -> APIRouter:
                             samesite="lax")
         return response
 
+    if supervisor is not None:
+        router.routes.extend(supervision_pages.build_router(
+            services, supervisor, page, translator, summaries.invalidate).routes)
     return router
+
+
+def with_supervision(item: Equipment, alarms: dict[str, Alarm],
+                     working: set[str]) -> Equipment:
+    """An equipment's state once its open alarms and interventions are known."""
+    alarm = alarms.get(item.id) or (alarms.get(item.device) if item.device else None)
+    if alarm is not None and item.status != "alarm":
+        return dataclasses.replace(item, status="alarm", reason=alarm.rule_name)
+    if item.id in working and item.status == "ok":
+        return dataclasses.replace(item, status="maintenance", reason="intervention")
+    return item
 
 
 def mount_static() -> Mount:
