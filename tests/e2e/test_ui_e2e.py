@@ -125,3 +125,29 @@ def test_pages_raise_no_script_error(site: str, browser: Any, tmp_path: Path) ->
         page.wait_for_load_state("networkidle")
     page.close()
     assert errors == []
+
+
+def test_equipment_page_charts_its_history(site: str, browser: Any) -> None:
+    import datetime as dt
+
+    room = "urn:ngsi-ld:IndoorEnvironmentObserved:01004-classe-1"
+    now = dt.datetime.now(dt.UTC)
+
+    def at(hours: int) -> str:
+        return (now - dt.timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    r = httpx.post(f"{site}{API}/entities", json={
+        "id": room, "type": "IndoorEnvironmentObserved", "scope": "/FR/01/240100883/01004",
+        "co2": {"type": "Property", "value": 600, "unitCode": "59", "observedAt": at(6)}})
+    assert r.status_code == 201, r.text
+    for hours, ppm in ((5, 900), (4, 1300), (3, 1600), (2, 1100)):
+        r = httpx.patch(f"{site}{API}/entities/{room}/attrs", json={
+            "co2": {"type": "Property", "value": ppm, "unitCode": "59",
+                    "observedAt": at(hours)}})
+        assert r.status_code == 204, r.text
+    page = browser.new_page()
+    page.goto(f"{site}/ui/equipements/{room}")
+    page.wait_for_selector("#chart[data-points]")
+    assert int(page.get_attribute("#chart", "data-points") or "0") >= 5
+    assert page.locator("#chart canvas").count() >= 1
+    page.close()

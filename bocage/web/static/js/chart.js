@@ -29,33 +29,44 @@
     box.textContent = box.dataset.empty;
     box.dataset.points = "0";
   }
-  function load() {
-    var attr = form.elements.attr.value, period = form.elements.period.value;
-    var since = new Date(Date.now() - SPAN_MS[period]).toISOString();
+  function url(attr, since, aggregate) {
     var q = new URLSearchParams({ attrs: attr, timerel: "after", timeAt: since });
-    if (AGGREGATION[period]) {
+    if (aggregate) {
       q.set("options", "aggregatedValues");
       q.set("aggrMethods", "avg");
-      q.set("aggrPeriodDuration", AGGREGATION[period]);
+      q.set("aggrPeriodDuration", aggregate);
     } else {
       q.set("options", "temporalValues");
     }
-    var url = "/ngsi-ld/v1/temporal/entities/" + encodeURIComponent(box.dataset.entity) + "?" + q;
-    fetch(url, { headers: { Accept: "application/json" }, credentials: "same-origin" })
-      .then(function (r) { return r.ok ? r.json() : null; })
+    return "/ngsi-ld/v1/temporal/entities/" + encodeURIComponent(box.dataset.entity) + "?" + q;
+  }
+  function fetchJson(u) {
+    return fetch(u, { headers: { Accept: "application/json" }, credentials: "same-origin" })
+      .then(function (r) { return r.ok ? r.json() : null; });
+  }
+  function draw(body, attr) {
+    var data = body ? series(body, attr) : [[], []];
+    if (!data[0].length) { empty(); return; }
+    box.textContent = "";
+    if (plot) { plot.destroy(); }
+    var label = form.elements.attr.options[form.elements.attr.selectedIndex].text;
+    plot = new uPlot({
+      width: box.clientWidth || 600, height: 280,
+      series: [{}, { label: label, stroke: "#2f5d2a", width: 2 }],
+      axes: [{}, {}]
+    }, data, box);
+    box.dataset.points = String(data[0].length);
+  }
+  function load() {
+    var attr = form.elements.attr.value, period = form.elements.period.value;
+    var since = new Date(Date.now() - SPAN_MS[period]).toISOString();
+    var aggregate = AGGREGATION[period];
+    fetchJson(url(attr, since, aggregate))
       .then(function (body) {
-        var data = body ? series(body, attr) : [[], []];
-        if (!data[0].length) { empty(); return; }
-        box.textContent = "";
-        if (plot) { plot.destroy(); }
-        var label = form.elements.attr.options[form.elements.attr.selectedIndex].text;
-        plot = new uPlot({
-          width: box.clientWidth || 600, height: 280,
-          series: [{}, { label: label, stroke: "#2f5d2a", width: 2 }],
-          axes: [{}, {}]
-        }, data, box);
-        box.dataset.points = String(data[0].length);
+        // a server without aggregation answers the raw values instead
+        return body || !aggregate ? body : fetchJson(url(attr, since, null));
       })
+      .then(function (body) { draw(body, attr); })
       .catch(empty);
   }
   form.addEventListener("change", load);
