@@ -10,7 +10,11 @@ A chunk holds the instances of one attribute of one entity over a span of time, 
     varint  t_max - t_min          /   so a store can index chunks without decoding
     -- timestamps (absent when count == 0)
     varint  scale: gcd of (t - t_min), e.g. 1000 when every time is on a whole second
-    column  (t - t_min) / scale, delta-of-delta (or delta, whichever is smaller)
+    varint  zigzag(step): the median interval, in units of scale
+    varint  zigzag(base): the median distance to the clock t_min + i * step * scale
+    column  (t - t_min) / scale - i * step - base: the distance to a regular clock, as deltas
+            or as delta-of-deltas, whichever is smallest (a perfect clock costs nothing;
+            device jitter costs its own entropy, not twice it as plain delta-of-delta would)
     -- value kinds
     byte    the one kind of every value, or 0xFF then a byte block of one kind per point
     -- one section per kind present, in kind order
@@ -36,7 +40,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -166,7 +170,13 @@ def _write_times(out: bytearray, times: Sequence[int]) -> None:
     offsets = (t.view(np.uint64) - np.uint64(t_min & ((1 << 64) - 1))).view(np.int64)
     scale = int(np.gcd.reduce(offsets)) or 1
     write_varint(out, scale)
-    write_ints(out, offsets // scale if scale > 1 else offsets)
+    units = offsets // scale if scale > 1 else offsets
+    step = int(np.median(np.diff(units))) if len(units) > 1 else 0
+    residuals = units - np.arange(len(units), dtype=np.int64) * step
+    base = int(np.median(residuals))  # centred, jitter zigzags to half the magnitude
+    write_varint(out, zigzag(step))
+    write_varint(out, zigzag(base))
+    write_ints(out, residuals - base, orders=(0, 1, 2))
 
 
 def _kind(value: object) -> int:
@@ -188,6 +198,8 @@ def _write_values(out: bytearray, values: Sequence[object]) -> None:
     types = set(map(type, values))
     if len(types) == 1 and types <= {float, str, type(None)}:
         kinds = bytes([_kind(values[0])])  # the common case: no per-point kind needed
+    elif types == {int} and _fits_int64(values):  # a counter or an index: no kind per point
+        kinds = bytes([INT])
     else:
         kinds = bytes(map(_kind, values))
     present = sorted(set(kinds))
@@ -208,6 +220,11 @@ def _write_values(out: bytearray, values: Sequence[object]) -> None:
             _write_dictionary(out, group, _str_entry)
         elif kind == JSON:
             _write_dictionary(out, group, _json_entry)
+
+
+def _fits_int64(values: Sequence[object]) -> bool:
+    ints: Sequence[int] = values  # type: ignore[assignment]
+    return min(ints) >= _INT64_MIN and max(ints) <= _INT64_MAX
 
 
 def _write_floats(out: bytearray, x: np.ndarray) -> None:
@@ -332,8 +349,12 @@ def _decode_columns(data: bytes) -> Columns:
     if count > MAX_POINTS:
         raise CorruptChunk("count larger than a chunk may hold")
     scale, pos = read_varint(view, pos)
-    offsets, pos = read_ints(view, pos, count)
-    times = (offsets * np.int64(scale) + np.int64(unzigzag(t_min))).tolist()
+    step, pos = read_varint(view, pos)
+    base, pos = read_varint(view, pos)
+    residuals, pos = read_ints(view, pos, count)
+    clock = np.arange(count, dtype=np.int64) * np.int64(unzigzag(step)) + np.int64(unzigzag(base))
+    units = residuals + clock
+    times = (units * np.int64(scale) + np.int64(unzigzag(t_min))).tolist()
     values, pos = _read_values(view, pos, count)
     extras, pos = _read_extras(view, pos, count)
     if pos != len(data):
@@ -384,7 +405,9 @@ def _read_group(view: memoryview, pos: int, kind: int, count: int) -> tuple[list
         return [texts[i] for i in positions], pos
     if kind == JSON:
         entries, positions, pos = _read_dictionary(view, pos, count)
-        return [_parse_json(entries[i]) for i in positions], pos
+        parsers = [_parser(entry) for entry in entries]
+        payloads = [entry[1:] for entry in entries]
+        return [parsers[i](payloads[i]) for i in positions], pos
     raise CorruptChunk(f"unknown value kind {kind}")
 
 
@@ -419,12 +442,17 @@ def _read_floats(view: memoryview, pos: int, count: int) -> tuple[list[object], 
     return x.tolist(), pos
 
 
-def _parse_json(entry: bytes) -> object:
+def _parser(entry: bytes) -> Callable[[bytes], object]:
+    """How to parse a JSON dictionary entry (each point gets a fresh object)."""
     if entry[:1] == bytes([_PARSER_ORJSON]):
-        return orjson.loads(entry[1:])
+        return orjson.loads
     if entry[:1] == bytes([_PARSER_JSON]):
-        return json.loads(entry[1:], parse_constant=_constant)
+        return _parse_standard
     raise CorruptChunk("unknown JSON parser tag")
+
+
+def _parse_standard(payload: bytes) -> object:
+    return json.loads(payload, parse_constant=_constant)
 
 
 def _constant(name: str) -> float:
