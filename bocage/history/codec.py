@@ -1,10 +1,10 @@
-"""One attribute's time chunk, compressed: the history codec (format version 1).
+"""One attribute's time chunk, compressed: the history codec (format version 2; reads 1).
 
 A chunk holds the instances of one attribute of one entity over a span of time, as
 ``Point(t, value, extra)``. The layout (all varints unsigned LEB128, "column" =
 :mod:`bocage.history.intstream`)::
 
-    byte    version (1)
+    byte    version (2; version 1, read still, lacked the step and base varints)
     varint  count
     varint  zigzag(t_min)          \\  the header: chunk_header() reads only these,
     varint  t_max - t_min          /   so a store can index chunks without decoding
@@ -62,7 +62,8 @@ from bocage.history.intstream import (
 __all__ = ["Columns", "CorruptChunk", "Point", "chunk_header", "decode_chunk",
            "decode_columns", "encode_chunk", "encode_columns"]
 
-VERSION = 1
+VERSION = 2
+READABLE = (1, 2)  # version 1 had no regular clock: times were plain (t - t_min) / scale
 MAX_POINTS = 1 << 24  # bounds what a corrupt header can make the decoder allocate
 
 NULL, FALSE, TRUE, INT, FLOAT, STR, JSON = range(7)
@@ -322,7 +323,7 @@ def _write_extras(out: bytearray, extras: Sequence[bytes]) -> None:
 def _check_version(data: bytes) -> int:
     if not data:
         raise CorruptChunk("empty chunk")
-    if data[0] != VERSION:
+    if data[0] not in READABLE:
         raise CorruptChunk(f"unknown chunk format version {data[0]}")
     return 1
 
@@ -349,8 +350,10 @@ def _decode_columns(data: bytes) -> Columns:
     if count > MAX_POINTS:
         raise CorruptChunk("count larger than a chunk may hold")
     scale, pos = read_varint(view, pos)
-    step, pos = read_varint(view, pos)
-    base, pos = read_varint(view, pos)
+    step = base = 0
+    if data[0] >= 2:
+        step, pos = read_varint(view, pos)
+        base, pos = read_varint(view, pos)
     residuals, pos = read_ints(view, pos, count)
     clock = np.arange(count, dtype=np.int64) * np.int64(unzigzag(step)) + np.int64(unzigzag(base))
     units = residuals + clock

@@ -197,3 +197,25 @@ def test_damaged_chunks_raise_corrupt_chunk_or_decode(points: list[Point],
     chunk[at] = data.draw(st.integers(0, 255))
     with contextlib.suppress(CorruptChunk):
         decode_chunk(bytes(chunk))
+
+
+# Written by the first encoder (format version 1, main at e845ffa), before times were
+# stored against a regular clock: chunks stored then must stay readable.
+VERSION_1_CHUNK = bytes.fromhex(
+    "010880e0add7d76698b1800264121000e8e8d2e8e8d2e8002e2e2e2e2e2e2eff0008040400020506030411010e"
+    "010118136398358b61e64c386a909c69ca70d481c11e00010003026f6e000001002d2c007b2274797065223a22"
+    "506f696e74222c22636f6f7264696e61746573223a5b342e38352c34352e37355d7d00000300050163000167"
+    "04010404060204010400020402"
+)
+
+
+def test_version_1_chunks_are_still_read() -> None:
+    times = [1764115200000, 1764115800400, 1764116400800, 1764117000100, 1764117600500,
+             1764118200900, 1764118800200, 1764119400600]
+    values = [21.5, 21.6, None, True, "on", {"type": "Point", "coordinates": [4.85, 45.75]}, 7,
+              math.inf]
+    extras = [b"c", b"c", b"", b"", b"", b"g", b"", b""]
+    assert decode_chunk(VERSION_1_CHUNK) == [
+        Point(t, v, e) for t, v, e in zip(times, values, extras, strict=True)]
+    assert chunk_header(VERSION_1_CHUNK) == (times[0], times[-1], 8)
+    assert encode_chunk(decode_chunk(VERSION_1_CHUNK))[0] == 2
