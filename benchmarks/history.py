@@ -9,7 +9,8 @@
   10 minutes, a third energy meter indexes every 15 minutes, a third boolean states
   every 10 minutes), database size before and after compaction, bytes per reading;
 * query: one attribute over a year of 15-minute readings (compacted): raw retrieval of
-  one month and of the year, p95 over repeated reads.
+  one month and of the year, aggregated P1D and P1M over the year, p95 over repeated reads
+  (store level: the API adds its rendering and HTTP).
 
 Writes benchmarks/results/history.json and compares with the committed baseline
 benchmarks/baseline/history.json. PostgreSQL runs on a throwaway database of the server
@@ -40,6 +41,8 @@ sys.path.insert(0, str(HERE.parent))
 from bocage.domain.entity import Entity  # noqa: E402
 from bocage.domain.temporal import HistoryRange  # noqa: E402
 from bocage.domain.timefmt import from_ms, to_ms  # noqa: E402
+from bocage.history.aggregate import aggregate_columns  # noqa: E402
+from bocage.history.duration import parse_duration  # noqa: E402
 from bocage.ngsild import mutations as mut  # noqa: E402
 from bocage.storage.base import Mutation, Store  # noqa: E402
 from bocage.storage.history_base import HistoryStore  # noqa: E402
@@ -318,15 +321,34 @@ def measure_queries(open_store: Callable[[bool], Any], repeats: int) -> dict[str
         month = HistoryRange(attrs=frozenset({attr}), start=START + 100 * DAY,
                              end=START + 130 * DAY)
         year = HistoryRange(attrs=frozenset({attr}))
+
+        def aggregated(period: str, expect: int) -> float:
+            """What the API does for aggregatedValues: the series' columns, then
+            aggregate_columns (HTTP and rendering left out)."""
+            duration = parse_duration(period)
+            window = HistoryRange(attrs=frozenset({attr}), start=START, end=START + 365 * DAY)
+            samples = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                [series] = hist.history_columns("", eid, window)
+                got = aggregate_columns(series.times, series.values, ("avg", "max", "sum"),
+                                        START, START + 365 * DAY, duration)
+                samples.append((time.perf_counter() - started) * 1000)
+                assert len(got["avg"]) == expect, len(got["avg"])
+            return p95(samples)
+
         return {
             "raw_month_p95_ms": timed(month, 30 * 96),
             "raw_year_p95_ms": timed(year, 365 * 96),
+            "aggregated_year_P1D_p95_ms": aggregated("P1D", 365),
+            "aggregated_year_P1M_p95_ms": aggregated("P1M", 12),
         }
 
 
 TARGETS = {
     "chunk_blob_bytes_per_reading": (3.0, "lower"),
     "raw_month_p95_ms": (10.0, "lower"),
+    "aggregated_year_P1D_p95_ms": (20.0, "lower"),
 }
 
 

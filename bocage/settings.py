@@ -65,7 +65,7 @@ class Settings:
     #: minutes a history record stays uncompressed before compaction
     history_compact_after_minutes: float = 60.0
     #: seconds between two compaction runs
-    history_compact_every_seconds: float = 60.0
+    history_compact_every_seconds: float = 300.0
     #: hours of history in one compressed chunk
     history_chunk_hours: int = 24
     #: CPU milliseconds one JavaScript codec call may use before it is stopped

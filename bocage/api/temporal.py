@@ -5,6 +5,9 @@ geoQ, scopeQ on their current state), then each one's history is read with
 the request's time filter. An entity deleted through /entities keeps its
 history: retrieving it by id still answers (its type as it was when deleted).
 
+Aggregation (options=aggregatedValues, aggrMethods, aggrPeriodDuration) reads
+each series whole over the requested range (``bocage.history.aggregate``).
+
 Temporal pagination (clause 6.3.10): at most ``history_max_instances``
 instances of an attribute per response; beyond, the answer is 206 Partial
 Content with ``Content-Range: date-time <from>-<to>/<size>`` naming the time
@@ -43,7 +46,7 @@ from bocage.domain.timefmt import from_ms
 from bocage.ngsild import mutations as mut
 from bocage.ngsild.parse import check_name, check_uri, parse_entity, parse_instance
 from bocage.ngsild.render import View
-from bocage.ngsild.temporal_render import full_instance, render_temporal
+from bocage.ngsild.temporal_render import full_instance, render_aggregated, render_temporal
 from bocage.storage.history_base import HistoryStore
 
 TEMPORAL_PARAMS = [
@@ -81,10 +84,23 @@ def build_router(services: Services, prefix: str = "") -> APIRouter:
     def read(tenant: str, entity: Entity, time: TimeFilter) -> History:
         return history.history(tenant, entity["id"], time.window)
 
+    def aggregated(tenant: str, entity: Entity, time: TimeFilter) -> dict[str, Any]:
+        """Not rendered here (terms needed): the entity's series, read whole."""
+        return {"series": history.history_columns(tenant, entity["id"], time.window)}
+
     def respond(
-        ld: LdRequest, media: str, time: TimeFilter, items: list[tuple[Entity, History]],
+        ld: LdRequest, media: str, time: TimeFilter, items: list[tuple[Entity, Any]],
         single: bool, headers: dict[str, str],
     ) -> Response:
+        if time.format == "aggregatedValues":
+            w = time.window
+            bodies_: list[Any] = [
+                render_aggregated(head, found["series"], ld.terms, time.aggr_methods,
+                                  w.start, w.end, time.aggr_period)
+                for head, found in items
+            ]
+            return json_response(bodies_[0] if single else bodies_, media=media,
+                                 context=ld.context, headers=headers)
         histories = [h for _, h in items]
         status = 200
         span = _paginate(histories, time)
@@ -111,10 +127,13 @@ def build_router(services: Services, prefix: str = "") -> APIRouter:
                                    settings.history_max_instances)
         time = req.time
 
-        def answer() -> tuple[list[tuple[Entity, History]], int | None]:
+        def answer() -> tuple[list[tuple[Entity, Any]], int | None]:
             page = services.store.query(ld.tenant, req.entities.query)
-            found = []
+            found: list[tuple[Entity, Any]] = []
             for entity in page.entities:
+                if time.format == "aggregatedValues":
+                    found.append((entity, aggregated(ld.tenant, entity, time)))
+                    continue
                 hist = read(ld.tenant, entity, time)
                 if hist or time.window.attrs is None:
                     found.append((entity, hist))
@@ -133,9 +152,13 @@ def build_router(services: Services, prefix: str = "") -> APIRouter:
         time = parse_time_filter(request.query_params, ld.terms,
                                  settings.history_max_instances)
 
-        def answer() -> tuple[Entity, History]:
+        def answer() -> tuple[Entity, Any]:
             entity = services.store.get(ld.tenant, entity_id)
-            hist = history.history(ld.tenant, entity_id, time.window)
+            hist: Any
+            if time.format == "aggregatedValues":
+                hist = aggregated(ld.tenant, {"id": entity_id}, time)
+            else:
+                hist = history.history(ld.tenant, entity_id, time.window)
             if entity is None:
                 head = history.gone_entity(ld.tenant, entity_id)
                 if head is None:

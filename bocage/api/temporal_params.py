@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from typing import Final, Literal, cast
 
 from bocage.api.query_params import ListRequest, parse_list_request, parse_options
-from bocage.domain.errors import BadRequestData, OperationNotSupported
+from bocage.domain.errors import BadRequestData
 from bocage.domain.temporal import TIME_PROPERTIES, HistoryRange, TimeProperty
 from bocage.domain.terms import Terms
 from bocage.domain.timefmt import to_ms
+from bocage.history.aggregate import AGGR_METHODS
+from bocage.history.duration import Duration, parse_duration
 
 TemporalFormat = Literal["normalized", "temporalValues", "aggregatedValues"]
 _TEMPORAL_FORMATS: Final = ("temporalValues", "aggregatedValues")
@@ -41,7 +43,7 @@ class TimeFilter:
     format: TemporalFormat
     sys_attrs: bool
     aggr_methods: tuple[str, ...] = ()
-    aggr_period: str | None = None  # the raw ISO 8601 duration (parsed by the caller)
+    aggr_period: Duration | None = None  # None or zero: one period over the whole range
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,7 +70,7 @@ def _instant(params: Mapping[str, str], name: str) -> int | None:
 
 def parse_time_filter(
     params: Mapping[str, str], terms: Terms, max_instances: int,
-    aggr_methods: frozenset[str] = frozenset(),
+    aggr_methods: frozenset[str] = frozenset(AGGR_METHODS),
 ) -> TimeFilter:
     options, _ = _options(params)
     timerel = params.get("timerel")
@@ -108,8 +110,6 @@ def parse_time_filter(
             fmt = cast(TemporalFormat, name)
     methods: tuple[str, ...] = ()
     period = None
-    if fmt == "aggregatedValues" and not aggr_methods:
-        raise OperationNotSupported("aggregatedValues is not available yet")
     if fmt == "aggregatedValues":
         raw = params.get("aggrMethods")
         methods = tuple(dict.fromkeys(m.strip() for m in (raw or "").split(",") if m.strip()))
@@ -121,7 +121,8 @@ def parse_time_filter(
                 f"unknown aggrMethods: {', '.join(unknown)}; known: "
                 f"{', '.join(sorted(aggr_methods))}"
             )
-        period = params.get("aggrPeriodDuration")
+        raw_period = params.get("aggrPeriodDuration")
+        period = None if raw_period is None else parse_duration(raw_period)
     elif params.get("aggrMethods") or params.get("aggrPeriodDuration"):
         raise BadRequestData("aggrMethods and aggrPeriodDuration need options=aggregatedValues")
     window = HistoryRange(attrs=attrs, timeproperty=cast(TimeProperty, prop), start=start,
@@ -148,7 +149,7 @@ def _options(params: Mapping[str, str]) -> tuple[frozenset[str], str]:
 
 def parse_temporal_query(
     params: Mapping[str, str], terms: Terms, max_limit: int, max_instances: int,
-    aggr_methods: frozenset[str] = frozenset(),
+    aggr_methods: frozenset[str] = frozenset(AGGR_METHODS),
 ) -> TemporalRequest:
     """GET /temporal/entities."""
     time = parse_time_filter(params, terms, max_instances, aggr_methods)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Final, Literal
+from operator import attrgetter
+from typing import Any, Final, Literal
 
 from bocage.domain.entity import Instance
 
@@ -84,6 +85,18 @@ class HistoryRange:
         return (self.start is None or t >= self.start) and (self.end is None or t < self.end)
 
 
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One attribute instance series as parallel columns, in time order (on the
+    window's time property): what aggregation reads, without building records."""
+
+    attr: str
+    dataset: str
+    kind: str  # the attribute type of its first instance
+    times: list[int]
+    values: list[Any]
+
+
 #: attribute IRI -> its records (all datasets), ordered by (time, write order)
 History = dict[str, list[Record]]
 
@@ -93,16 +106,34 @@ def order_key(record: Record, prop: TimeProperty) -> int:
     return record.t if t is None else t
 
 
+_FIELD: Final = {"observedAt": "observed", "createdAt": "created", "modifiedAt": "modified"}
+
+
 def select(records: Iterable[Record], window: HistoryRange) -> History:
     """The records ``window`` wants, grouped by attribute, each list in time
-    order. ``records`` must come in write order (ties keep it)."""
+    order. ``records`` must come in (t, write) order per attribute (ties keep it)."""
+    prop = window.timeproperty
+    time_of = attrgetter(_FIELD[prop])
+    attrs, start, end = window.attrs, window.start, window.end
+    bounded = start is not None or end is not None
     series: dict[tuple[str, str], list[Record]] = {}
     for record in records:
-        if window.holds(record):
-            series.setdefault((record.attr, record.dataset), []).append(record)
+        if attrs is not None and record.attr not in attrs:
+            continue
+        if bounded:
+            t = time_of(record)
+            if t is None or (start is not None and t < start) or (end is not None and t >= end):
+                continue
+        key = (record.attr, record.dataset)
+        found = series.get(key)
+        if found is None:
+            series[key] = [record]
+        else:
+            found.append(record)
     out: History = {}
     for (attr, _), found in sorted(series.items()):
-        found.sort(key=lambda r: order_key(r, window.timeproperty))
+        if prop != "observedAt":  # t order is observedAt order (t falls back on modifiedAt)
+            found.sort(key=lambda r: order_key(r, prop))
         cap = window.last_n
         if window.limit is not None:
             cap = window.limit if cap is None else min(cap, window.limit)

@@ -15,9 +15,11 @@ from __future__ import annotations
 from typing import Any, Final
 
 from bocage.domain.entity import VALUE_KEY, Entity, Instance
-from bocage.domain.temporal import History, Record, TimeProperty
+from bocage.domain.temporal import History, Record, Series, TimeProperty
 from bocage.domain.terms import Terms
 from bocage.domain.timefmt import from_ms
+from bocage.history.aggregate import aggregate_columns
+from bocage.history.duration import Duration
 from bocage.ngsild.render import View, render_instance
 
 #: attribute type -> the member holding its [value, time] pairs (temporalValues)
@@ -93,3 +95,30 @@ def _simplified(records: list[Record], terms: Terms, prop: TimeProperty) -> Any:
         out[VALUES_KEY.get(kind, "values")].append([value, from_ms(rec.t if t is None else t)])
     shown = list(series.values())
     return shown[0] if len(shown) == 1 else shown
+
+
+def render_aggregated(
+    head: Entity, series: list[Series], terms: Terms, methods: tuple[str, ...],
+    start: int | None, end: int | None, period: Duration | None,
+) -> dict[str, Any]:
+    """aggregatedValues: per series ``{"type": ..., method: [[value, start, end], ...]}``
+    over ``[start, end)`` (by default from the series' first instant to just after
+    its last one), periods of ``period`` aligned on ``start``."""
+    out = entity_head(head, terms)
+    by_attr: dict[str, list[dict[str, Any]]] = {}
+    for s in series:
+        if not s.times:
+            continue
+        lo = s.times[0] if start is None else start
+        hi = s.times[-1] + 1 if end is None else end
+        result = aggregate_columns(s.times, s.values, methods, lo, hi, period)
+        shown: dict[str, Any] = {"type": s.kind}
+        if s.dataset:
+            shown["datasetId"] = s.dataset
+        for method in methods:
+            shown[method] = [[value, from_ms(a), from_ms(b)]
+                             for value, a, b in result.get(method, [])]
+        by_attr.setdefault(terms.compact(s.attr), []).append(shown)
+    for name, shown_list in by_attr.items():
+        out[name] = shown_list[0] if len(shown_list) == 1 else shown_list
+    return out

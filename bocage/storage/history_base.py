@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bocage.domain.entity import Entity, Instance
-from bocage.domain.temporal import History, HistoryRange
+from bocage.domain.temporal import History, HistoryRange, Series
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +38,13 @@ class HistoryStore(Protocol):
     def history(self, tenant: str, entity_id: str, window: HistoryRange) -> History:
         """The records of one entity that ``window`` selects (see
         ``bocage.domain.temporal.select``), whether the entity still exists or not."""
+        ...
+
+    def history_columns(
+        self, tenant: str, entity_id: str, window: HistoryRange
+    ) -> list[Series]:
+        """The (time, value) columns of the series ``window`` selects, whole
+        (``last_n``/``limit`` ignored): what aggregation reads."""
         ...
 
     def gone_entity(self, tenant: str, entity_id: str) -> Entity | None:

@@ -16,14 +16,16 @@ beyond the tail window reads them as ``t`` (docs/history.md).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
 
 import orjson
 
 from bocage.domain.entity import VALUE_KEY
-from bocage.domain.temporal import Record
-from bocage.history.codec import Point, decode_chunk, encode_chunk
+from bocage.domain.temporal import History, HistoryRange, Record, Series
+from bocage.history.codec import Point, decode_columns, encode_chunk
+from bocage.storage.history_rows import StoredRows, merge_series, record
 
 _OBSERVED: Final = ord("o")
 
@@ -50,7 +52,90 @@ def point_record(attr: str, dataset: str, point: Point) -> Record:
 
 
 def chunk_records(attr: str, dataset: str, data: bytes) -> list[Record]:
-    return [point_record(attr, dataset, p) for p in decode_chunk(bytes(data))]
+    columns = decode_columns(bytes(data))
+    shapes: dict[bytes, tuple[dict[str, Any], str, bool]] = {}
+    out: list[Record] = []
+    for t, value, extra in zip(columns.t, columns.values, columns.extras, strict=True):
+        shape = shapes.get(extra)
+        if shape is None:
+            body: dict[str, Any] = orjson.loads(extra[1:]) if len(extra) > 1 else {}
+            vkey = VALUE_KEY.get(body.get("type", "Property"), "value")
+            shape = shapes[extra] = (body, vkey, extra[:1] == b"o")
+        template, vkey, observed = shape
+        inst = dict(template)
+        if value is not None:
+            inst[vkey] = value
+        out.append(Record(attr, dataset, t, t if observed else None, t, t, inst))
+    return out
+
+
+def records_of(rows: StoredRows, window: HistoryRange) -> History:
+    chunks: dict[int, list[Record]] = {}
+    for nid, ds, data in rows.chunks:
+        chunks.setdefault(nid, []).extend(chunk_records(rows.name(nid), ds, data))
+    tail: dict[int, list[Record]] = {}
+    for nid, ds, t, observed, created, modified, body in rows.tail:
+        tail.setdefault(nid, []).append(
+            record(rows.name(nid), ds, t, observed, created, modified, body)
+        )
+    return merge_series(chunks, tail, window)
+
+
+def columns_of(rows: StoredRows, window: HistoryRange) -> list[Series]:
+    """The (time, value) columns of every series ``window`` selects (``last_n``
+    and ``limit`` do not apply: aggregation reads the whole range)."""
+    bounded = window.start is not None or window.end is not None
+    lo = window.start if window.start is not None else -(2**62)
+    hi = window.end if window.end is not None else 2**62
+    found: dict[tuple[int, str], tuple[str, list[int], list[Any]]] = {}
+    for nid, ds, data in rows.chunks:
+        columns = decode_columns(bytes(data))
+        if not columns.t:
+            continue
+        kinds: dict[bytes, tuple[str, bool]] = {}
+        for extra in set(columns.extras):
+            body = orjson.loads(extra[1:]) if len(extra) > 1 else {}
+            kinds[extra] = (str(body.get("type", "Property")), extra[:1] == b"o")
+        entry = found.get((nid, ds))
+        if entry is None:
+            entry = found[(nid, ds)] = (kinds[columns.extras[0]][0], [], [])
+        times, values = entry[1], entry[2]
+        every_observed = all(obs for _, obs in kinds.values())
+        inside = lo <= min(columns.t) and max(columns.t) < hi
+        if inside and (every_observed or not bounded):
+            times.extend(columns.t)  # the usual case: the whole chunk, no loop
+            values.extend(columns.values)
+            continue
+        for t, value, extra in zip(columns.t, columns.values, columns.extras, strict=True):
+            if lo <= t < hi and (every_observed or not bounded or kinds[extra][1]):
+                times.append(t)
+                values.append(value)
+    prop = window.timeproperty
+    for nid, ds, t, observed, created, modified, body in rows.tail:
+        at = {"observedAt": observed, "createdAt": created, "modifiedAt": modified}[prop]
+        if at is None:
+            if bounded:
+                continue
+            at = t
+        if not lo <= at < hi:
+            continue
+        inst = orjson.loads(body)
+        kind = str(inst.get("type", "Property"))
+        entry = found.get((nid, ds))
+        if entry is None:
+            entry = found[(nid, ds)] = (kind, [], [])
+        entry[1].append(at)
+        entry[2].append(inst.get(VALUE_KEY.get(kind, "value")))
+    out = []
+    for (nid, ds), (kind, times, values) in sorted(found.items()):
+        if window.attrs is not None and rows.name(nid) not in window.attrs:
+            continue
+        if times and any(b < a for a, b in itertools.pairwise(times)):
+            order = sorted(range(len(times)), key=times.__getitem__)
+            times = [times[i] for i in order]
+            values = [values[i] for i in order]
+        out.append(Series(rows.name(nid), ds, kind, times, values))
+    return out
 
 
 def encode_records(records: Iterable[Record]) -> tuple[bytes, int, int, int]:

@@ -10,6 +10,8 @@ Its time members are kept as epoch-ms columns (``t``, ``observed``,
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Final
 
 import orjson
@@ -135,6 +137,17 @@ def number_series(records: list[Record], merged: bool = False) -> list[Record]:
                          rec.modified, rec.instance, count)
         out.append(rec)
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class StoredRows:
+    """What a backend read for one entity: chunk rows ``(nid, ds, data)`` in
+    (nid, start, ds) order, tail rows ``(nid, ds, t, observed, created,
+    modified, body)`` in (nid, t, seq) order, and ``name(nid)`` -> IRI."""
+
+    chunks: list[Any]
+    tail: list[Any]
+    name: Callable[[int], str]
 
 
 def merge_series(

@@ -44,13 +44,14 @@ from psycopg import IsolationLevel
 from bocage.domain.entity import Entity, Instance
 from bocage.domain.errors import BocageError, NonexistentTenant, ServiceUnavailable
 from bocage.domain.query import EntityQuery, QueryPage
-from bocage.domain.temporal import History, HistoryRange, parse_instance_id
+from bocage.domain.temporal import History, HistoryRange, Series, parse_instance_id
 from bocage.storage import postgres_history as ph
 from bocage.storage.base import AttributeInfo, Mutation, MutationResult, TypeInfo
 from bocage.storage.exact import Check, exact_checks
 from bocage.storage.factory import mask_password
 from bocage.storage.history_base import HistorySize
-from bocage.storage.history_rows import tail_row
+from bocage.storage.history_chunks import columns_of, records_of
+from bocage.storage.history_rows import StoredRows, tail_row
 from bocage.storage.postgres_apply import Interner, apply_mutations, flush_stats, use_tenant
 from bocage.storage.postgres_query import (
     Driven,
@@ -354,17 +355,30 @@ class PostgresStore:
     # ----------------------------------------------------------------- history
 
     def history(self, tenant: str, entity_id: str, window: HistoryRange) -> History:
-        def read(conn: Conn) -> History:
+        rows = self._history_rows(tenant, entity_id, window)
+        return {} if rows is None else records_of(rows, window)
+
+    def history_columns(self, tenant: str, entity_id: str, window: HistoryRange) -> list[Series]:
+        rows = self._history_rows(tenant, entity_id, window)
+        return [] if rows is None else columns_of(rows, window)
+
+    def _history_rows(
+        self, tenant: str, entity_id: str, window: HistoryRange
+    ) -> StoredRows | None:
+        def read(conn: Conn) -> StoredRows | None:
             tid = self._tenant_id(conn, tenant)
             if tid is None:
-                return {}
+                return None
             self._use_tenant(conn, tid)
             with conn.transaction():  # one snapshot: chunks and tail agree
                 nids: dict[int, str] = {}
                 if window.attrs is not None:
                     found = self._name_ids(conn, set(window.attrs))
                     nids = {nid: iri for iri, nid in found.items()}
-                return ph.read_history(conn, tid, entity_id, window, nids)
+                rows = ph.read_rows(conn, tid, entity_id, window, nids)
+                for nid in {r[0] for r in rows.chunks} | {r[0] for r in rows.tail}:
+                    rows.name(nid)  # resolved while the connection is ours
+                return rows
 
         return self._read(read)
 

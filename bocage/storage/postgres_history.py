@@ -13,9 +13,9 @@ from typing import Any, Final
 import orjson
 import psycopg
 
-from bocage.domain.temporal import History, HistoryRange, Record
+from bocage.domain.temporal import HistoryRange, Record
 from bocage.storage.history_chunks import chunk_records, encode_records, locate, period_start
-from bocage.storage.history_rows import TailRow, merge_series, record
+from bocage.storage.history_rows import StoredRows, TailRow, record
 from bocage.storage.postgres_query import dec, enc
 
 Conn = psycopg.Connection[Any]
@@ -73,11 +73,12 @@ def gone_entity(conn: Conn, tid: int, entity_id: str) -> bytes | None:
     return None
 
 
-def read_history(
+def read_rows(
     conn: Conn, tid: int, entity_id: str, window: HistoryRange, nids: dict[int, str]
-) -> History:
+) -> StoredRows:
+    """As ``sqlite_history.read_rows``; strings decoded."""
     if window.attrs is not None and not nids:
-        return {}
+        return StoredRows([], [], lambda nid: "")
     where = ["tid = %s", "eid = %s"]
     params: list[Any] = [tid, enc(entity_id)]
     if window.attrs is not None:
@@ -96,24 +97,23 @@ def read_history(
             params.append(window.end)
             chunk_where.append("t_min < %s")
             chunk_params.append(window.end)
-    names = _names(conn, nids)
-    chunks: dict[int, list[Record]] = {}
-    for nid, ds, data in conn.execute(
-        f"SELECT nid, ds, data FROM hist_chunks WHERE {' AND '.join(chunk_where)}"
-        " ORDER BY nid, start, ds",
-        chunk_params,
-    ):
-        chunks.setdefault(nid, []).extend(chunk_records(names(nid), dec(ds), data))
-    tail: dict[int, list[Record]] = {}
-    for nid, ds, t, observed, created, modified, body in conn.execute(
-        "SELECT nid, ds, t, observed, created, modified, body FROM hist_tail"
-        f" WHERE {' AND '.join(where)} ORDER BY nid, t, seq",
-        params,
-    ):
-        tail.setdefault(nid, []).append(
-            record(names(nid), dec(ds), t, observed, created, modified, bytes(body))
+    chunks = [
+        (nid, dec(ds), bytes(data))
+        for nid, ds, data in conn.execute(
+            f"SELECT nid, ds, data FROM hist_chunks WHERE {' AND '.join(chunk_where)}"
+            " ORDER BY nid, start, ds",
+            chunk_params,
         )
-    return merge_series(chunks, tail, window)
+    ]
+    tail = [
+        (nid, dec(ds), t, observed, created, modified, bytes(body))
+        for nid, ds, t, observed, created, modified, body in conn.execute(
+            "SELECT nid, ds, t, observed, created, modified, body FROM hist_tail"
+            f" WHERE {' AND '.join(where)} ORDER BY nid, t, seq",
+            params,
+        )
+    ]
+    return StoredRows(chunks, tail, _names(conn, nids))
 
 
 def _names(conn: Conn, known: dict[int, str]) -> Any:

@@ -30,18 +30,19 @@ import orjson
 from bocage.domain.entity import Entity, Instance
 from bocage.domain.errors import NonexistentTenant, ServiceUnavailable
 from bocage.domain.query import EntityQuery, QueryPage
-from bocage.domain.temporal import History, HistoryRange, parse_instance_id
+from bocage.domain.temporal import History, HistoryRange, Series, parse_instance_id
 from bocage.storage.base import AttributeInfo, Mutation, MutationResult, TypeInfo
 from bocage.storage.exact import Check, exact_checks
 from bocage.storage.history_base import HistorySize
-from bocage.storage.history_rows import tail_row
+from bocage.storage.history_chunks import columns_of, records_of
+from bocage.storage.history_rows import StoredRows, tail_row
 from bocage.storage.sqlite_apply import Interner, apply_mutations, flush_stats
 from bocage.storage.sqlite_history import (
     compact_tail,
     delete_history,
     gone_entity,
     history_size,
-    read_history,
+    read_rows,
     replace_record,
     write_tail,
 )
@@ -223,15 +224,29 @@ class SQLiteStore:
     # ----------------------------------------------------------------- history
 
     def history(self, tenant: str, entity_id: str, window: HistoryRange) -> History:
+        rows = self._history_rows(tenant, entity_id, window)
+        return {} if rows is None else records_of(rows, window)
+
+    def history_columns(self, tenant: str, entity_id: str, window: HistoryRange) -> list[Series]:
+        rows = self._history_rows(tenant, entity_id, window)
+        return [] if rows is None else columns_of(rows, window)
+
+    def _history_rows(
+        self, tenant: str, entity_id: str, window: HistoryRange
+    ) -> StoredRows | None:
         with self._snapshot() as conn:
             tid = self._tenant_id(conn, tenant)
             if tid is None:
-                return {}
+                return None
             nids: dict[int, str] = {}
             if window.attrs is not None:
                 found = self._name_ids(conn, set(window.attrs))
                 nids = {nid: iri for iri, nid in found.items()}
-            return read_history(conn, tid, entity_id, window, nids)
+            rows = read_rows(conn, tid, entity_id, window, nids)
+            # names are resolved lazily: resolve them inside the snapshot
+            for nid in {r[0] for r in rows.chunks} | {r[0] for r in rows.tail}:
+                rows.name(nid)
+            return rows
 
     def gone_entity(self, tenant: str, entity_id: str) -> Entity | None:
         with self._reading() as conn:

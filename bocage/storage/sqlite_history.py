@@ -14,9 +14,9 @@ from typing import Any, Final
 
 import orjson
 
-from bocage.domain.temporal import History, HistoryRange, Record
+from bocage.domain.temporal import HistoryRange, Record
 from bocage.storage.history_chunks import chunk_records, encode_records, locate, period_start
-from bocage.storage.history_rows import TailRow, merge_series, record
+from bocage.storage.history_rows import StoredRows, TailRow, record
 
 _INSERT: Final = (
     "INSERT INTO hist_tail (tid, eid, nid, ds, t, observed, created, modified, body)"
@@ -60,12 +60,13 @@ def gone_entity(conn: sqlite3.Connection, tid: int, entity_id: str) -> bytes | N
     return None
 
 
-def read_history(
+def read_rows(
     conn: sqlite3.Connection, tid: int, entity_id: str, window: HistoryRange, nids: dict[int, str]
-) -> History:
-    """``nids``: the interned ids of the wanted attributes (all when ``window.attrs`` is None)."""
+) -> StoredRows:
+    """The chunk and tail rows of an entity that may hold records of ``window``.
+    ``nids``: the interned ids of the wanted attributes (all when ``window.attrs`` is None)."""
     if window.attrs is not None and not nids:
-        return {}
+        return StoredRows([], [], lambda nid: "")
     where = ["tid = ?", "eid = ?"]
     params: list[Any] = [tid, entity_id]
     if window.attrs is not None:
@@ -81,23 +82,16 @@ def read_history(
             params.append(window.end)
     clause = " AND ".join(where)
     chunk_where = clause.replace("t >= ?", "t_max >= ?").replace("t < ?", "t_min < ?")
-    by_attr: dict[int, list[Record]] = {}
-    names = _names(conn, nids)
-    for nid, ds, data in conn.execute(
+    chunks = conn.execute(
         f"SELECT nid, ds, data FROM hist_chunks WHERE {chunk_where} ORDER BY nid, start, ds",
         params,
-    ):
-        by_attr.setdefault(nid, []).extend(chunk_records(names(nid), ds, data))
-    tail: dict[int, list[Record]] = {}
-    for nid, ds, t, observed, created, modified, body in conn.execute(
+    ).fetchall()
+    tail = conn.execute(
         "SELECT nid, ds, t, observed, created, modified, body FROM hist_tail"
         f" WHERE {clause} ORDER BY nid, t, seq",
         params,
-    ):
-        tail.setdefault(nid, []).append(
-            record(names(nid), ds, t, observed, created, modified, body)
-        )
-    return merge_series(by_attr, tail, window)
+    ).fetchall()
+    return StoredRows(chunks, tail, _names(conn, nids))
 
 
 def _names(conn: sqlite3.Connection, known: dict[int, str]) -> Any:
