@@ -355,9 +355,16 @@ def _decode_columns(data: bytes) -> Columns:
         step, pos = read_varint(view, pos)
         base, pos = read_varint(view, pos)
     residuals, pos = read_ints(view, pos, count)
-    clock = np.arange(count, dtype=np.int64) * np.int64(unzigzag(step)) + np.int64(unzigzag(base))
-    units = residuals + clock
-    times = (units * np.int64(scale) + np.int64(unzigzag(t_min))).tolist()
+    step, base = unzigzag(step), unzigzag(base)
+    if step:
+        clock = np.arange(count, dtype=np.int64)
+        clock *= np.int64(step)  # wraps like the encoder's arithmetic
+        residuals = residuals + clock + np.int64(base)
+    elif base:
+        residuals = residuals + np.int64(base)
+    if scale != 1:
+        residuals = residuals * np.int64(scale)
+    times = (residuals + np.int64(unzigzag(t_min))).tolist()
     values, pos = _read_values(view, pos, count)
     extras, pos = _read_extras(view, pos, count)
     if pos != len(data):
@@ -496,14 +503,18 @@ def _read_extras(view: memoryview, pos: int, count: int) -> tuple[list[bytes], i
     runs, pos = read_varint(view, pos)
     if runs > count:
         raise CorruptChunk("more runs than points")
-    lengths, pos = read_ints(view, pos, runs)
-    which, pos = read_ints(view, pos, runs)
-    _check_indices(which, len(entries))
-    if len(lengths) and (lengths.min() < 1 or int(lengths.sum()) != count):
+    column, pos = read_ints(view, pos, runs)
+    lengths: list[int] = column.tolist()
+    column, pos = read_ints(view, pos, runs)
+    which: list[int] = column.tolist()
+    # Run lists are short: Python checks them faster than numpy reductions would.
+    if which and (min(which) < 0 or max(which) >= len(entries)):
+        raise CorruptChunk("dictionary index out of range")
+    if lengths and (min(lengths) < 1 or sum(lengths) != count):
         raise CorruptChunk("extra runs do not cover the chunk")
     if runs == 1:
-        return [entries[int(which[0])]] * count, pos
+        return [entries[which[0]]] * count, pos
     extras: list[bytes] = []
-    for entry, length in zip(which.tolist(), lengths.tolist(), strict=True):
+    for entry, length in zip(which, lengths, strict=True):
         extras.extend(itertools.repeat(entries[entry], length))
     return extras, pos
