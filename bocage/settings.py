@@ -72,6 +72,18 @@ class Settings:
     js_codec_time_limit_ms: float = 100.0
     #: heap of one JavaScript codec's sandbox, in MiB
     js_codec_memory_limit_mb: int = 64
+    #: the notification outbox's SQLite file ("" = notifications.db beside the SQLite database)
+    notification_outbox_path: str = ""
+    #: seconds a receiver has to answer one notification (HTTP) or the broker to take it (MQTT)
+    notification_timeout: float = 5.0
+    #: notifications in flight at once per endpoint (scheme, host and port)
+    notification_concurrency: int = 8
+    #: seconds before the first retry of a failed notification (doubled at each failure)
+    notification_retry_base: float = 1.0
+    #: longest wait between two retries, in seconds
+    notification_retry_max: float = 300.0
+    #: attempts after which a notification is given up (0 = never)
+    notification_max_attempts: int = 20
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

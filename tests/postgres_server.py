@@ -86,3 +86,6 @@ def empty(db: Throwaway) -> None:
                     sql.SQL(", ").join(sql.Identifier(t) for t in DATA_TABLES)
                 )
             )
+        subs = conn.execute("SELECT to_regclass('bocage_subscriptions') IS NOT NULL").fetchone()
+        if subs and subs[0]:  # the subscription repository's own table
+            conn.execute("TRUNCATE bocage_subscriptions RESTART IDENTITY")

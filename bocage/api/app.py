@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import cast
@@ -20,6 +21,7 @@ from bocage.api import (
     errors,
     ingest,
     ops,
+    subscriptions,
     supervision,
     temporal,
 )
@@ -32,6 +34,9 @@ from bocage.settings import Settings
 from bocage.storage.base import Store
 from bocage.storage.history_base import HistoryStore
 from bocage.storage.history_jobs import Compactor
+from bocage.storage.observed import ObservedStore
+from bocage.subscriptions.notifier import Notifier
+from bocage.subscriptions.repository import open_repository
 from bocage.supervision.service import Supervisor
 from bocage.web import pages
 
@@ -39,7 +44,11 @@ NGSI_LD_PREFIX = "/ngsi-ld/v1"
 
 
 def create_app(settings: Settings, store: Store, services: Services | None = None) -> FastAPI:
-    """Build the ASGI app around an open store. The caller owns the store's lifetime."""
+    """Build the ASGI app around an open store. The caller owns the store's lifetime.
+
+    Every write goes through an :class:`ObservedStore`, so subscriptions see the
+    changes of the NGSI-LD routes, batch operations and ingestion alike.
+    """
     if services is None:
         resolver = ContextResolver(
             store_get=store.get_context,
@@ -48,10 +57,15 @@ def create_app(settings: Settings, store: Store, services: Services | None = Non
             max_bytes=settings.context_max_bytes,
         )
         services = Services(settings=settings, store=store, contexts=resolver)
+    backend = services.store
+    notifier = Notifier(settings, backend, open_repository(backend), services.contexts.resolve,
+                        services.now)
+    services = dataclasses.replace(services, store=ObservedStore(backend, notifier))
+    store = services.store
     fast = FastRoutes()
     ingestion = Ingestion(settings, store, services.contexts.core_term_map, services.now)
     compactor = Compactor(
-        cast(HistoryStore, store),
+        cast(HistoryStore, backend),
         after_ms=int(settings.history_compact_after_minutes * 60_000),
         every=settings.history_compact_every_seconds if settings.history_enabled else 0,
     )
@@ -61,6 +75,8 @@ def create_app(settings: Settings, store: Store, services: Services | None = Non
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        # subscriptions first: notifications of the writes ingestion replays are not lost
+        await run(notifier.start)
         await run(ingestion.start_if_used)  # records a previous run left are drained now
         compactor.start()
         supervisor.start()
@@ -70,6 +86,8 @@ def create_app(settings: Settings, store: Store, services: Services | None = Non
             await run(supervisor.close)
             await run(compactor.stop)
             await run(ingestion.close)
+            await run(notifier.close)
+            await run(notifier.repository.close)
 
     app = BocageApp(
         fast,
@@ -90,6 +108,7 @@ def create_app(settings: Settings, store: Store, services: Services | None = Non
     app.state.services = services
     app.state.ingestion = ingestion
     app.state.supervisor = supervisor
+    app.state.notifier = notifier
     errors.install(app)
     # Routes go straight into the app's route list, hottest first: FastAPI matches
     # included routers route by route through extra layers (measured: ~40 % of a
@@ -100,6 +119,7 @@ def create_app(settings: Settings, store: Store, services: Services | None = Non
         batch.build_router(services, NGSI_LD_PREFIX),
         discovery.build_router(services, NGSI_LD_PREFIX),
         contexts.build_router(services, NGSI_LD_PREFIX),
+        subscriptions.build_router(services, notifier, NGSI_LD_PREFIX),
         ops.build_router(services, metrics),
         ingest.build_router(services, ingestion, fast),
         devices.build_router(services, ingestion),

@@ -163,6 +163,12 @@ class PostgresStore:
                 raise DatabaseUnavailable(f"cannot connect to {self.url}: {exc}") from None
             raise
 
+    @property
+    def conninfo(self) -> str:
+        """The libpq URL (password included): for the subscription repository,
+        which keeps its own table in the same database."""
+        return self._conninfo
+
     # ---------------------------------------------------------- connections
 
     @contextmanager
