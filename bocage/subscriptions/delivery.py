@@ -1,15 +1,19 @@
 """The delivery worker: one thread running its own asyncio loop, draining the outbox.
 
-Each round takes the notifications whose time has come (oldest first), at
-most ``concurrency`` in flight per endpoint (scheme + host + port): a slow
-receiver holds its own slots only, so it never delays another endpoint, and
-ingestion never waits for any of them (it only waits for the outbox commit).
-Results are settled in one outbox transaction per round. A failed attempt is
-retried after ``retry_base * 2^attempts`` seconds (at most ``retry_max``), and
-the endpoint's other notifications wait as long (one probe per backoff, not
-one timeout per queued message); after ``max_attempts`` the notification is
-given up and logged. Guarantee: at-least-once (a crash between a receiver's
-answer and the settling commit sends that notification again).
+Each round takes the notifications whose time has come, in queue order. A
+subscription has one message in flight at a time, so its notifications arrive
+in order; when several of its notifications are waiting (a receiver that fell
+behind or came back), they leave as one message whose ``data`` holds them all
+(at most ``MERGE``). At most ``concurrency`` subscriptions are in flight per
+endpoint (scheme + host + port): a slow receiver holds its own slots only, so
+it never delays another endpoint, and writes never wait for any of them (they
+only wait for the outbox commit). Results are settled in one outbox
+transaction per round. A failed attempt is retried after
+``retry_base * 2^(attempts-1)`` seconds (at most ``retry_max``), and the
+endpoint's other notifications wait as long (one probe per backoff, not one
+timeout per queued message); after ``max_attempts`` the notification is given
+up and logged. Guarantee: at-least-once (a crash between a receiver's answer
+and the settling commit sends that notification again).
 """
 
 from __future__ import annotations
@@ -31,7 +35,6 @@ from bocage.subscriptions.outbox import Attempt, Outbox, Queued
 from bocage.subscriptions.senders import Failure, MqttClients, send_http
 
 log = logging.getLogger("bocage.notifications")
-_ROUND = 2000  # notifications fetched per round at most
 #: queued notifications of one subscription merged into one message at most
 MERGE = 100
 
@@ -143,17 +146,11 @@ class Delivery:
     def _dispatch(self, http: httpx.AsyncClient, mqtt: MqttClients) -> None:
         limit = self._policy.concurrency
         busy = [e for e, n in self._per_endpoint.items() if n >= limit]
-        due = self._outbox.due(time.time(), _ROUND, self._subscriptions, busy)
-        groups: dict[tuple[str, str], list[Queued]] = {}
-        for item in due:
-            group = groups.setdefault((item.tenant, item.subscription_id), [])
-            if len(group) < MERGE:
-                group.append(item)
-        for key, items in groups.items():
+        for items in self._outbox.due(time.time(), MERGE, self._subscriptions, busy):
             endpoint = items[0].endpoint_key
             if self._per_endpoint[endpoint] >= limit:
                 continue
-            self._subscriptions.add(key)
+            self._subscriptions.add((items[0].tenant, items[0].subscription_id))
             self._per_endpoint[endpoint] += 1
             asyncio.get_running_loop().create_task(self._send(items, http, mqtt))
 

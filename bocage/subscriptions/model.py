@@ -105,7 +105,8 @@ class Subscription:
     throttling: float | None = None
     time_interval: float | None = None
     lang: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    #: the terms of its own @context (notifications are compacted with them)
+    terms: Terms | None = field(default=None, compare=False)
 
     def status_at(self, now: str) -> str:
         return status_for(self.is_active, self.expires_at, now)
@@ -345,6 +346,7 @@ def compile_subscription(doc: dict[str, Any], context: Any, terms: Terms) -> Sub
             throttling=doc.get("throttling"),
             time_interval=doc.get("timeInterval"),
             lang=doc.get("lang"),
+            terms=terms,
         )
     except InvalidRequest as exc:  # a bad q / scopeQ is bad subscription data
         raise BadRequestData(f"invalid subscription: {exc.detail}") from None

@@ -2,14 +2,15 @@
 notifications, the outbox and the delivery worker. One per app.
 
 Path of a change: the store commits a write group -> ``ObservedStore`` hands
-the (before, after) pairs to :meth:`Notifier.changed` (a queue put, on the
-store's writer thread) -> the matcher thread takes every group waiting,
-matches them against the tenant's subscriptions (pure functions), renders the
-notifications, enqueues them all in the outbox (one transaction, one fsync)
-and only then releases the writes' callers -> the delivery worker sends them.
+the (before, after) pairs to :meth:`Notifier.changed`, on the store's writer
+thread, which matches them against the tenant's subscriptions and renders the
+notifications (pure functions; a write nothing matches is released at once)
+-> the outbox thread takes every group waiting, enqueues their notifications
+in the outbox (one transaction, one fsync) and only then releases the writes'
+callers -> the delivery worker sends them.
 
 So the window between "entity committed" and "notification queued" is only a
-crash of the process in between (the matcher holds the changes in memory); a
+crash of the process in between (the notifications are in memory); a
 caller that got its answer, and an ingestion batch marked processed, never
 lose their notifications. Subscriptions are cached in memory, per tenant,
 compiled; writes to a tenant without any change-driven subscription bypass
@@ -46,7 +47,7 @@ _GROUP = 256  # write groups matched per outbox transaction at most
 PERIODIC_MAX = 10_000
 
 Resolve = Callable[[Any], Terms]
-_Work = tuple[str, list[Changed], Callable[[], None]]
+_Work = tuple[list[Outgoing], Callable[[], None]]
 
 
 class Notifier:
@@ -66,6 +67,7 @@ class Notifier:
         self.outbox: Outbox | None = None
         self.delivery: Delivery | None = None
         self._thread: threading.Thread | None = None
+        self._throttle_lock = threading.Lock()
 
     # ------------------------------------------------------------ lifecycle
 
@@ -86,7 +88,7 @@ class Notifier:
                 except BocageError as exc:  # e.g. its @context can no longer be resolved
                     log.error("subscription %s not loaded: %s", stored.id, exc.detail)
             self.delivery.start()
-            self._thread = threading.Thread(target=self._run, name="bocage-matcher",
+            self._thread = threading.Thread(target=self._run, name="bocage-outbox",
                                             daemon=True)
             self._thread.start()
 
@@ -112,10 +114,18 @@ class Notifier:
         return tenant in self._event_tenants
 
     def changed(self, tenant: str, changes: list[Changed], release: Callable[[], None]) -> None:
-        if self._thread is None:
+        """On the store's writer thread: match and render right here (pure, cheap),
+        so a write no subscription wants is released at once; what must be
+        queued goes to the outbox thread, which releases it once committed."""
+        try:
+            out = self.match(tenant, changes, self._now()) if self._thread is not None else []
+        except Exception:  # a bug here must not fail a committed write
+            log.exception("matching notifications failed")
+            out = []
+        if not out:
             release()
             return
-        self._queue.put((tenant, changes, release))
+        self._queue.put((out, release))
 
     # ------------------------------------------------------------- registry
 
@@ -197,15 +207,12 @@ class Notifier:
             except Exception:
                 log.exception("matching notifications failed")
             finally:
-                for _, _, release in group:
+                for _, release in group:
                     release()
 
     def _handle(self, group: list[_Work]) -> None:
-        now = self._now()
-        out: list[Outgoing] = []
-        for tenant, changes, _ in group:
-            out.extend(self.match(tenant, changes, now))
-        out.extend(self._periodic(now))
+        out = [o for items, _ in group for o in items]
+        out.extend(self._periodic(self._now()))
         if out and self.outbox is not None and self.delivery is not None:
             self.outbox.enqueue(out, time.time())
             self.delivery.wake()
@@ -230,11 +237,12 @@ class Notifier:
                 continue
             sub = current
             if sub.throttling is not None:
-                last = self._throttled.get((tenant, sub_id))
-                if last is not None and clock - last < sub.throttling:
-                    continue
-                self._throttled[(tenant, sub_id)] = clock
-            terms = self._resolve(sub.context)
+                with self._throttle_lock:  # writer threads may match concurrently
+                    last = self._throttled.get((tenant, sub_id))
+                    if last is not None and clock - last < sub.throttling:
+                        continue
+                    self._throttled[(tenant, sub_id)] = clock
+            terms = sub.terms or self._resolve(sub.context)
             data = [render_change(sub, c, d, terms, now) for c, d in found]
             out.append(outgoing(sub, tenant, data, now))
         return out
@@ -265,7 +273,7 @@ class Notifier:
                 log.warning("periodic notification of %s skipped: %s", sub_id, exc.detail)
                 continue
             if entities:
-                terms = self._resolve(sub.context)
+                terms = sub.terms or self._resolve(sub.context)
                 out.append(outgoing(sub, tenant, render_entities(sub, entities, terms, now),
                                     now))
         return out

@@ -42,7 +42,7 @@ CREATE TABLE IF NOT EXISTS pending (
     next_at REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS pending_due ON pending (next_at, seq);
-CREATE INDEX IF NOT EXISTS pending_sub ON pending (tenant, sub_id);
+CREATE INDEX IF NOT EXISTS pending_sub ON pending (tenant, sub_id, seq);
 CREATE INDEX IF NOT EXISTS pending_endpoint ON pending (endpoint, next_at);
 CREATE TABLE IF NOT EXISTS status (
     tenant TEXT NOT NULL,
@@ -120,12 +120,15 @@ class Outbox:
         with self._lock:
             self._conn.executescript(_SCHEMA)
 
-    def _transaction(self, statements: Iterable[tuple[str, Sequence[Any]]]) -> None:
+    def _transaction(self, statements: Iterable[tuple[str, Sequence[Any]]],
+                     many: Iterable[tuple[str, list[tuple[Any, ...]]]] = ()) -> None:
         with self._lock:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 for sql, params in statements:
                     self._conn.execute(sql, params)
+                for sql, rows in many:
+                    self._conn.executemany(sql, rows)
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
@@ -163,27 +166,34 @@ class Outbox:
                 raise
             self._conn.execute("COMMIT")
 
-    def due(self, now_ts: float, limit: int, skip_subscriptions: Iterable[tuple[str, str]] = (),
-            skip_endpoints: Iterable[str] = ()) -> list[Queued]:
-        """Notifications whose time has come, in queue order, except those of
-        ``skip_subscriptions`` (one of theirs is in flight) and ``skip_endpoints``
-        (busy)."""
+    def due(self, now_ts: float, per_subscription: int,
+            skip_subscriptions: Iterable[tuple[str, str]] = (),
+            skip_endpoints: Iterable[str] = ()) -> list[list[Queued]]:
+        """Per subscription whose time has come (oldest first), its first
+        ``per_subscription`` notifications in queue order; except the
+        subscriptions of ``skip_subscriptions`` (one of theirs is in flight)
+        and of ``skip_endpoints`` (busy). Two steps, so that no payload is read
+        or sorted beyond those returned."""
         skipped, busy = set(skip_subscriptions), set(skip_endpoints)
-        out: list[Queued] = []
+        out: list[list[Queued]] = []
         with self._lock:
-            cursor = self._conn.execute(
-                "SELECT seq, tenant, sub_id, uri, endpoint, headers, payload, notifier_info, "
-                "timeout, attempts FROM pending WHERE next_at <= ? ORDER BY seq", (now_ts,))
-            for row in cursor:
-                if (row[1], row[2]) in skipped or row[4] in busy:
+            heads = self._conn.execute(
+                "SELECT tenant, sub_id, endpoint, min(seq) AS first FROM pending "
+                "WHERE next_at <= ? GROUP BY tenant, sub_id ORDER BY first", (now_ts,)).fetchall()
+            for tenant, sub_id, endpoint, _ in heads:
+                if (tenant, sub_id) in skipped or endpoint in busy:
                     continue
-                out.append(Queued(row[0], row[1], row[2], row[3], row[4],
-                                  orjson.loads(row[5]), row[6],
-                                  tuple((str(k), str(v)) for k, v in orjson.loads(row[7])),
-                                  row[8], row[9]))
-                if len(out) >= limit:
-                    break
-            cursor.close()
+                rows = self._conn.execute(
+                    "SELECT seq, tenant, sub_id, uri, endpoint, headers, payload, "
+                    "notifier_info, timeout, attempts FROM pending "
+                    "WHERE tenant = ? AND sub_id = ? AND next_at <= ? ORDER BY seq LIMIT ?",
+                    (tenant, sub_id, now_ts, per_subscription)).fetchall()
+                out.append([
+                    Queued(row[0], row[1], row[2], row[3], row[4], orjson.loads(row[5]),
+                           row[6], tuple((str(k), str(v)) for k, v in orjson.loads(row[7])),
+                           row[8], row[9])
+                    for row in rows
+                ])
         return out
 
     def next_due(self) -> float | None:
@@ -197,6 +207,7 @@ class Outbox:
         every other notification to the same endpoint (one probe per backoff
         instead of one timeout per queued notification)."""
         statements: list[tuple[str, Sequence[Any]]] = []
+        many: list[tuple[str, list[tuple[Any, ...]]]] = []
         for a in attempts:
             statements.append((
                 "INSERT INTO status (tenant, sub_id) VALUES (?, ?) "
@@ -212,18 +223,17 @@ class Outbox:
                     "times_failed = times_failed + 1, last_notification = ?, "
                     "last_failure = ?, last_error = ? WHERE tenant = ? AND sub_id = ?",
                     (a.at, a.at, a.error[:500], a.tenant, a.subscription_id)))
-            for seq in a.seqs:
-                if a.retry_at is None:
-                    statements.append(("DELETE FROM pending WHERE seq = ?", (seq,)))
-                else:
-                    statements.append((
-                        "UPDATE pending SET attempts = attempts + 1, next_at = ? WHERE seq = ?",
-                        (a.retry_at, seq)))
+            if a.retry_at is None:
+                many.append(("DELETE FROM pending WHERE seq = ?", [(s,) for s in a.seqs]))
+            else:
+                many.append((
+                    "UPDATE pending SET attempts = attempts + 1, next_at = ? WHERE seq = ?",
+                    [(a.retry_at, s) for s in a.seqs]))
                 statements.append((
                     "UPDATE pending SET next_at = ? WHERE endpoint = ? AND next_at < ?",
                     (a.retry_at, a.endpoint_key, a.retry_at)))
         if statements:
-            self._transaction(statements)
+            self._transaction(statements, many)
 
     def status(self, tenant: str, sub_id: str) -> Status:
         with self._lock:
