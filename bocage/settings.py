@@ -84,6 +84,44 @@ class Settings:
     notification_retry_max: float = 300.0
     #: attempts after which a notification is given up (0 = never)
     notification_max_attempts: int = 20
+    #: ChirpStack MQTT broker, mqtt://host[:1883] or mqtts://host[:8883] ("" = off)
+    chirpstack_mqtt_url: str = ""
+    #: user name on the ChirpStack broker ("" = anonymous)
+    chirpstack_mqtt_username: str = ""
+    #: password on the ChirpStack broker
+    chirpstack_mqtt_password: str = ""
+    #: topic filter(s) to subscribe to, comma-separated
+    chirpstack_mqtt_topics: str = "application/+/device/+/event/+"
+    #: fixed client id: the broker keeps this session's messages while bocage is down
+    chirpstack_mqtt_client_id: str = "bocage-chirpstack"
+    #: CA bundle to verify the broker (mqtts; "" = the system's CAs)
+    chirpstack_mqtt_ca_file: str = ""
+    #: client certificate, PEM (mqtts with client authentication; "" = none)
+    chirpstack_mqtt_cert_file: str = ""
+    #: the client certificate's private key, PEM ("" = in the certificate file)
+    chirpstack_mqtt_key_file: str = ""
+    #: The Things Stack MQTT server, mqtt://host[:1883] or mqtts://host[:8883] ("" = off)
+    tts_mqtt_url: str = ""
+    #: user name on the TTS MQTT server: {application id}@{tenant id}
+    tts_mqtt_username: str = ""
+    #: password on the TTS MQTT server: an API key of the application
+    tts_mqtt_password: str = ""
+    #: topic filter(s) to subscribe to, comma-separated
+    tts_mqtt_topics: str = ("v3/+/devices/+/up,v3/+/devices/+/join,v3/+/devices/+/down/queued,"
+                            "v3/+/devices/+/down/sent,v3/+/devices/+/down/ack,"
+                            "v3/+/devices/+/down/nack,v3/+/devices/+/down/failed,"
+                            "v3/+/devices/+/location/solved")
+    #: fixed client id on the TTS MQTT server
+    tts_mqtt_client_id: str = "bocage-tts"
+    #: CA bundle to verify the TTS MQTT server ("" = the system's CAs)
+    tts_mqtt_ca_file: str = ""
+    #: client certificate, PEM ("" = none)
+    tts_mqtt_cert_file: str = ""
+    #: the client certificate's private key, PEM ("" = in the certificate file)
+    tts_mqtt_key_file: str = ""
+    #: seconds an MQTT broker keeps bocage's session (and queues its messages) while
+    #: bocage is disconnected (MQTT 5 session expiry)
+    mqtt_session_expiry: int = 7 * 24 * 3600
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

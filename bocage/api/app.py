@@ -28,6 +28,7 @@ from bocage.api import (
 from bocage.api.calls import run
 from bocage.api.fastpath import BocageApp, FastRoutes
 from bocage.api.services import Services
+from bocage.connectors.mqtt.service import MqttConnectors
 from bocage.ingest.service import Ingestion
 from bocage.ngsild.context import ContextResolver
 from bocage.settings import Settings
@@ -72,6 +73,9 @@ def create_app(settings: Settings, store: Store, services: Services | None = Non
     supervisor = Supervisor(services.store, services.contexts.core_term_map, services.now,
                             escalate_after_minutes=settings.escalate_after_minutes,
                             tick_seconds=settings.supervision_tick_seconds)
+    metrics = ops.Metrics()
+    metrics.ingest_backlog.set_function(ingestion.backlog)
+    mqtt = MqttConnectors(ingestion, metrics)  # validates the MQTT settings now
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -80,9 +84,11 @@ def create_app(settings: Settings, store: Store, services: Services | None = Non
         await run(ingestion.start_if_used)  # records a previous run left are drained now
         compactor.start()
         supervisor.start()
+        await mqtt.start()
         try:
             yield
         finally:
+            await mqtt.stop()
             await run(supervisor.close)
             await run(compactor.stop)
             await run(ingestion.close)
@@ -103,12 +109,12 @@ def create_app(settings: Settings, store: Store, services: Services | None = Non
             "details (application/problem+json)."
         ),
     )
-    metrics = ops.Metrics()
     fast.observe = metrics.observe
     app.state.services = services
     app.state.ingestion = ingestion
     app.state.supervisor = supervisor
     app.state.notifier = notifier
+    app.state.mqtt = mqtt
     errors.install(app)
     # Routes go straight into the app's route list, hottest first: FastAPI matches
     # included routers route by route through extra layers (measured: ~40 % of a

@@ -6,7 +6,7 @@ import time
 
 from anyio import to_thread
 from fastapi import APIRouter
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from starlette.requests import Request
 from starlette.responses import Response
@@ -31,11 +31,30 @@ class Metrics:
             registry=self.registry,
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
         )
-
+        self.mqtt_messages = Counter(
+            "bocage_ingest_mqtt_messages", "MQTT messages by connector and outcome "
+            "(stored, duplicate, rejected)", ["connector", "outcome"], registry=self.registry,
+        )
+        self.ingest_backlog = Gauge(
+            "bocage_ingest_backlog", "Records accepted in the inbox and not yet processed",
+            registry=self.registry,
+        )
+        self.mqtt_connected = Gauge(
+            "bocage_ingest_mqtt_connected", "1 while the connector is subscribed to its broker",
+            ["connector"], registry=self.registry,
+        )
 
     def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route).observe(seconds)
+
+    # the MQTT connectors' Observer
+    def messages(self, connector: str, outcome: str, n: int) -> None:
+        if n:
+            self.mqtt_messages.labels(connector, outcome).inc(n)
+
+    def connected(self, connector: str, up: bool) -> None:
+        self.mqtt_connected.labels(connector).set(1 if up else 0)
 
 
 class MetricsMiddleware:

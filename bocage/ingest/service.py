@@ -43,6 +43,8 @@ class Ingestion:
         self.catalogue = Catalogue(store, terms, self.codecs, now)
         self.pipeline = Pipeline(store, self.catalogue, self.codecs, terms, now)
         self._now = now
+        #: the clock (ISO UTC string), for connectors that need a reception time
+        self.now = now
         self._lock = threading.Lock()
         self._inbox: Inbox | None = None
         self._worker: Worker | None = None
@@ -80,6 +82,11 @@ class Ingestion:
             if self._inbox is not None:
                 self._inbox.close()
             self._inbox = self._worker = None
+
+    def backlog(self) -> int:
+        """Records accepted and not yet processed (0 before the inbox is opened)."""
+        inbox = self._inbox
+        return 0 if inbox is None else inbox.backlog()
 
     def accept(self, records: Sequence[Uplink]) -> Future[Accepted]:
         return self.inbox.accept(records)

@@ -1,0 +1,46 @@
+"""ChirpStack v4 MQTT integration messages -> :class:`Uplink`. Pure.
+
+ChirpStack publishes each event on
+``application/{applicationId}/device/{devEui}/event/{kind}``: the kind comes
+from the topic (where the HTTP integration has its ``event`` parameter), the
+body is the same JSON event, parsed by the same envelope parser.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from bocage.connectors.chirpstack.envelope import EVENTS, parse_event
+from bocage.domain.errors import BadRequestData
+from bocage.ingest.record import Uplink
+
+
+def event_of(topic: str) -> str:
+    """The event kind a topic names (its last level)."""
+    kind = topic.rsplit("/", 1)[-1]
+    if kind not in EVENTS:
+        raise BadRequestData(f"topic {topic!r} names no ChirpStack event (the last level "
+                             f"must be one of {', '.join(EVENTS)})")
+    return kind
+
+
+def parse_mqtt(topic: str, payload: bytes, now: str = "") -> Uplink:
+    """Parse one message; raises BadRequestData naming what is wrong.
+
+    ``now`` is unused (ChirpStack events carry their time) but keeps the
+    signature of every MQTT parser the same.
+    """
+    event = event_of(topic)
+    try:
+        body = orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequestData(
+            f"the message is not JSON ({exc}); set json=true in the [integration.mqtt] "
+            "section of ChirpStack's configuration (protobuf is not supported)") from None
+    record = parse_event(event, body)
+    levels = topic.split("/")
+    if (len(levels) == 6 and levels[0] == "application" and levels[2] == "device"
+            and levels[3].upper() != record.dev_eui):
+        raise BadRequestData(f"the topic names device {levels[3]} but the event is about "
+                             f"{record.dev_eui}")
+    return record

@@ -1,0 +1,1 @@
+"""MQTT transport shared by the network-server connectors (ChirpStack, The Things Stack)."""
