@@ -8,7 +8,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -20,36 +21,57 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@contextlib.contextmanager
-def running_bocage(command: str, data: Path, *, cwd: Path | None = None) -> Iterator[str]:
-    """Start `bocage <command>` on a free port; yield its base URL once ready."""
-    port = free_port()
-    env = {**os.environ, "BOCAGE_DATABASE_URL": f"sqlite:///{data}/bocage.db"}
-    log_path = data / f"{command}.log"
-    with log_path.open("wb") as log:
+@dataclass
+class Bocage:
+    proc: subprocess.Popen[bytes]
+    base: str
+    log_path: Path
+
+
+def start_bocage(command: str, data: Path, *, cwd: Path | None = None,
+                 env: Mapping[str, str] | None = None, port: int | None = None,
+                 log_name: str | None = None) -> Bocage:
+    """Start `bocage <command>` on a free port (or ``port``); return once ready."""
+    port = port or free_port()
+    full_env = {**os.environ, "BOCAGE_DATABASE_URL": f"sqlite:///{data}/bocage.db",
+                **(env or {})}
+    log_path = data / (log_name or f"{command}.log")
+    with log_path.open("ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "bocage.cli", command, "--host", "127.0.0.1",
              "--port", str(port)],
-            env=env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd,
+            env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd,
         )
-        base = f"http://127.0.0.1:{port}"
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
         try:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-                if proc.poll() is not None:
-                    raise RuntimeError(f"bocage {command} died:\n{log_path.read_text()}")
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"bocage {command} not ready in 30 s")
-            yield base
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                return Bocage(proc, base, log_path)
+        except httpx.TransportError:
+            time.sleep(0.1)
+        if proc.poll() is not None:
+            raise RuntimeError(f"bocage {command} died:\n{log_path.read_text()}")
+        if time.monotonic() > deadline:
+            stop_bocage(proc)
+            raise RuntimeError(f"bocage {command} not ready in 30 s")
+
+
+def stop_bocage(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+@contextlib.contextmanager
+def running_bocage(command: str, data: Path, *, cwd: Path | None = None,
+                   env: Mapping[str, str] | None = None) -> Iterator[str]:
+    """Start `bocage <command>` on a free port; yield its base URL once ready."""
+    server = start_bocage(command, data, cwd=cwd, env=env)
+    try:
+        yield server.base
+    finally:
+        stop_bocage(server.proc)
