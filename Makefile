@@ -29,6 +29,7 @@ check: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/jscodec.py
+	$(PY) benchmarks/ingest.py
 
 screenshots: $(STAMP)
 	$(PY) scripts/screenshots.py

@@ -1,0 +1,246 @@
+"""Ingestion benchmarks against a real `bocage serve` process (SQLite), full path.
+
+    python benchmarks/ingest.py [--seconds 10] [--devices 1000] [--mqtt 20000] [--quick]
+
+HTTP: wrk (Debian package `wrk`) posts ChirpStack v4 uplinks (each its own
+deduplicationId, over --devices registered parking sensors) to
+/ingest/chirpstack for --seconds; `accepted/s` is wrk's rate of 202 answers
+(committed to the inbox), `processed/s` the pipeline's rate (decode -> entity
+update) from the first request until the backlog is drained. GET /healthz is
+measured the same way in the same run: the ratio says how far ingestion is from
+the cheapest request the server answers.
+
+MQTT: a private Mosquitto (free port, in-flight window 1000) and a publisher
+process sending --mqtt uplinks with QoS 1 (1000 in flight); `stored/s` is
+the rate at which bocage committed them (it acknowledges only then).
+
+Writes benchmarks/results/ingest-sqlite.json and compares it with the committed
+baseline benchmarks/baseline/ingest-sqlite.json. wrk, the publisher and the
+broker share the machine's cores with the server: the figures are conservative.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import orjson
+
+HERE = Path(__file__).parent
+sys.path.insert(0, str(HERE))
+from run import free_port, machine  # noqa: E402
+
+FIXTURE = HERE.parent / "tests" / "connectors" / "fixtures" / "chirpstack-v4" / "event-up.json"
+SECRET = "bench-secret"
+TOPIC = "application/bench/device/{eui}/event/up"
+TARGETS = {
+    "http_accepted_per_s": (10_000, "higher"),
+    "http_processed_per_s": (10_000, "higher"),
+    "mqtt_stored_per_s": (5_000, "higher"),
+    "mqtt_processed_per_s": (5_000, "higher"),
+}
+
+
+def template() -> str:
+    body = copy.deepcopy(orjson.loads(FIXTURE.read_bytes()))
+    body["deduplicationId"] = "__DEDUP__"
+    body["time"] = "__TIME__"
+    body["deviceInfo"]["devEui"] = "__EUI__"
+    body["fCnt"] = 999_999
+    return orjson.dumps(body).decode().replace("999999", "__FCNT__")
+
+
+def eui(n: int) -> str:
+    return f"{n:016X}"
+
+
+def metric(base: str, name: str, labels: str = "") -> float:
+    text = httpx.get(base + "/metrics", timeout=10).text
+    m = re.search("^" + re.escape(name + labels) + r" (\S+)$", text, re.M)
+    return float(m.group(1)) if m else 0.0
+
+
+def wait_drained(base: str, timeout: float = 600) -> float:
+    """Poll the backlog until empty; the time it was first seen empty."""
+    deadline = time.monotonic() + timeout
+    while metric(base, "bocage_ingest_backlog") > 0:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the ingest backlog did not drain")
+        time.sleep(0.05)
+    return time.perf_counter()
+
+
+def wrk(base: str, script: str, seconds: int, connections: int,
+        env: dict[str, str]) -> tuple[float, int, float]:
+    """(requests/s, requests, p95 ms)."""
+    path = "/healthz" if script == "healthz.lua" else "/"
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(HERE / "wrk" / script),
+         base + path],
+        capture_output=True, text=True, check=True, env={**os.environ, **env}).stdout
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    total = re.search(r"(\d+) requests in", out)
+    result = re.search(r"RESULT p95_ms=([\d.]+) errors=(\d+)", out)
+    if rate is None or total is None or result is None:
+        raise RuntimeError(f"cannot read wrk output:\n{out}")
+    if int(result.group(2)):
+        raise RuntimeError(f"wrk {script}: {result.group(2)} failed requests\n{out}")
+    return float(rate.group(1)), int(total.group(1)), float(result.group(1))
+
+
+def http_bench(base: str, seconds: int, devices: int, tmp: Path) -> dict[str, float]:
+    tpl = tmp / "template.json"
+    tpl.write_text(template())
+    env = {"BENCH_TEMPLATE": str(tpl), "BENCH_DEVICES": str(devices),
+           "BENCH_SECRET": SECRET}
+    wrk(base, "ingest_chirpstack.lua", 2, 16, {**env, "BENCH_RUN": "warm"})  # warm-up
+    wait_drained(base)
+    healthz, _, _ = wrk(base, "healthz.lua", seconds, 16, {})
+    start = time.perf_counter()
+    accepted, total, p95 = wrk(base, "ingest_chirpstack.lua", seconds, 16,
+                               {**env, "BENCH_RUN": "run"})
+    drained = wait_drained(base)
+    return {"healthz_per_s": healthz, "http_accepted_per_s": accepted,
+            "http_accept_p95_ms": p95, "http_uplinks": total,
+            "http_processed_per_s": total / (drained - start),
+            "http_accepted_to_healthz": accepted / healthz}
+
+
+def publish(port: int, count: int, inflight: int) -> None:
+    """The publisher process: ``count`` uplinks with QoS 1, ``inflight`` unacknowledged."""
+    import paho.mqtt.client as paho
+
+    body = orjson.loads(FIXTURE.read_bytes())
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{os.getpid()}")
+    client.max_inflight_messages_set(inflight)
+    client.max_queued_messages_set(0)
+    client.connect("127.0.0.1", port)
+    client.loop_start()
+    infos = []
+    for n in range(count):
+        body["deduplicationId"] = f"mqtt-{n}"
+        body["fCnt"] = n
+        dev = n % 1000 + 1
+        body["deviceInfo"]["devEui"] = eui(dev)
+        body["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(1_800_000_000 + n))
+        infos.append(client.publish(TOPIC.format(eui=eui(dev)), orjson.dumps(body), qos=1))
+    for info in infos:
+        info.wait_for_publish(timeout=300)
+    client.loop_stop()
+    client.disconnect()
+
+
+def mqtt_bench(base: str, port: int, count: int) -> dict[str, float]:
+    label = '{connector="chirpstack",outcome="stored"}'
+    before = metric(base, "bocage_ingest_mqtt_messages_total", label)
+    start = time.perf_counter()
+    pub = subprocess.Popen([sys.executable, __file__, "--publish", str(port), str(count)])
+    deadline = time.monotonic() + 600
+    while metric(base, "bocage_ingest_mqtt_messages_total", label) < before + count:
+        if time.monotonic() > deadline or pub.poll() not in (None, 0):
+            raise RuntimeError("the MQTT uplinks were not all stored")
+        time.sleep(0.02)
+    stored = time.perf_counter()
+    drained = wait_drained(base)
+    pub.wait(timeout=60)
+    return {"mqtt_uplinks": count, "mqtt_stored_per_s": count / (stored - start),
+            "mqtt_processed_per_s": count / (drained - start)}
+
+
+def start_broker(tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
+    port = free_port()
+    conf = tmp / "mosquitto.conf"
+    conf.write_text(f"listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n"
+                    "max_inflight_messages 1000\nmax_queued_messages 1000000\n")
+    proc = subprocess.Popen(["mosquitto", "-c", str(conf)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    return proc, port
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--devices", type=int, default=1000)
+    parser.add_argument("--mqtt", type=int, default=20_000, help="MQTT uplinks to send")
+    parser.add_argument("--quick", action="store_true", help="3 s, 5,000 MQTT uplinks")
+    parser.add_argument("--out", default=str(HERE / "results" / "ingest-sqlite.json"))
+    parser.add_argument("--publish", nargs=2, type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.publish:
+        publish(args.publish[0], args.publish[1], inflight=1000)
+        return 0
+    if args.quick:
+        args.seconds, args.mqtt = 3, 5000
+    if shutil.which("wrk") is None or shutil.which("mosquitto") is None:
+        print("the ingest benchmark needs wrk and mosquitto (Debian packages)", file=sys.stderr)
+        return 2
+
+    results: dict[str, float] = {}
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        broker, mqtt_port = start_broker(tmp)
+        port = free_port()
+        env = {**os.environ, "BOCAGE_DATABASE_URL": f"sqlite:///{tmp}/bench.db",
+               "BOCAGE_LOG_LEVEL": "WARNING", "BOCAGE_CHIRPSTACK_SECRET": SECRET,
+               "BOCAGE_CHIRPSTACK_MQTT_URL": f"mqtt://127.0.0.1:{mqtt_port}",
+               "BOCAGE_CHIRPSTACK_MQTT_TOPICS": TOPIC.format(eui="+"),
+               "BOCAGE_INGEST_MAX_BACKLOG": "10000000"}
+        proc = subprocess.Popen([sys.executable, "-m", "bocage.cli", "serve", "--port",
+                                 str(port)], env=env)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            for _ in range(300):
+                try:
+                    if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    time.sleep(0.1)
+            with httpx.Client(base_url=base, timeout=30) as client:
+                for n in range(1, args.devices + 1):
+                    r = client.post("/api/devices", json={"devEui": eui(n), "model": "bocage-ps1"})
+                    if r.status_code != 201:
+                        raise RuntimeError(f"device {n}: {r.status_code} {r.text}")
+            results.update(http_bench(base, args.seconds, args.devices, tmp))
+            results.update(mqtt_bench(base, mqtt_port, args.mqtt))
+            spot = httpx.get(f"{base}/ngsi-ld/v1/entities/urn:ngsi-ld:ParkingSpot:{eui(1)}").json()
+            if "status" not in spot:
+                raise RuntimeError(f"the uplinks did not reach the entities: {spot}")
+        finally:
+            proc.terminate()
+            proc.wait(timeout=30)
+            broker.terminate()
+            broker.wait(timeout=10)
+
+    report = {"benchmark": "ingest", "backend": "sqlite", "seconds": args.seconds,
+              "devices": args.devices, "quick": args.quick, "client": "wrk -t1 -c16",
+              "machine": machine(),
+              "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "results": results}
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(report, indent=2) + "\n")
+
+    baseline_path = HERE / "baseline" / "ingest-sqlite.json"
+    baseline = json.loads(baseline_path.read_text())["results"] if baseline_path.exists() else {}
+    print(f"{'metric':28} {'value':>10} {'target':>8} {'baseline':>10} {'ratio':>7}")
+    for key, value in results.items():
+        target = TARGETS.get(key, (None, ""))[0]
+        base_v = baseline.get(key)
+        ratio = f"{value / base_v:7.2f}" if base_v else ""
+        print(f"{key:28} {value:10.1f} {target or '':>8} "
+              f"{base_v if base_v is not None else '':>10} {ratio}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
