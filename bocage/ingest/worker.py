@@ -13,8 +13,10 @@ import threading
 import time
 from collections.abc import Callable
 
+from bocage.codecs.model import ModelSpec
 from bocage.codecs.registry import CodecRegistry
 from bocage.devices.catalogue import TENANT, Catalogue
+from bocage.devices.records import DeviceRecord
 from bocage.domain.errors import BocageError, ServiceUnavailable
 from bocage.domain.terms import Terms
 from bocage.ingest import deadletters as reasons
@@ -40,11 +42,13 @@ class Pipeline:
         self.terms = terms
         self.now = now
 
-    def plan(self, seq: int, record: Uplink) -> list[Mutation] | NewDeadLetter:
+    def plan(self, seq: int, record: Uplink,
+             seen: _Seen | None = None) -> list[Mutation] | NewDeadLetter:
+        seen = seen if seen is not None else _Seen(self.catalogue)
         try:
-            device = self.catalogue.device(record.dev_eui) if (
+            device = seen.device(record.dev_eui) if (
                 needs_device(record) and record.dev_eui) else None
-            model = self.catalogue.model(device.model) if device is not None else None
+            model = seen.model(device.model) if device is not None else None
             patches = process(record, device, model, self.codecs)
             now = self.now()
             return [to_mutation(p, self.terms, now) for p in patches]
@@ -60,8 +64,9 @@ class Pipeline:
         dead: list[NewDeadLetter] = []
         mutations: list[Mutation] = []
         owners: list[tuple[int, Uplink]] = []
+        seen = _Seen(self.catalogue)  # one look-up per device and model per batch
         for seq, record in batch:
-            planned = self.plan(seq, record)
+            planned = self.plan(seq, record, seen)
             if isinstance(planned, NewDeadLetter):
                 dead.append(planned)
                 continue
@@ -76,6 +81,33 @@ class Pipeline:
                                                 result.detail, seq)
             dead.extend(failed.values())
         return sorted(dead, key=lambda d: d.seq)
+
+
+class _Seen:
+    """The catalogue as one batch sees it: each device and model read once.
+
+    A batch is planned in a few milliseconds; a catalogue change lands between
+    two batches, as it would between two uplinks.
+    """
+
+    def __init__(self, catalogue: Catalogue) -> None:
+        self._catalogue = catalogue
+        self._devices: dict[str, DeviceRecord | None] = {}
+        self._models: dict[str, ModelSpec | None] = {}
+
+    def device(self, eui: str) -> DeviceRecord | None:
+        try:
+            return self._devices[eui]
+        except KeyError:
+            found = self._devices[eui] = self._catalogue.device(eui)
+            return found
+
+    def model(self, ident: str) -> ModelSpec | None:
+        try:
+            return self._models[ident]
+        except KeyError:
+            found = self._models[ident] = self._catalogue.model(ident)
+            return found
 
 
 class Worker:
