@@ -10,6 +10,12 @@ update) from the first request until the backlog is drained. GET /healthz is
 measured the same way in the same run: the ratio says how far ingestion is from
 the cheapest request the server answers.
 
+The machine is shared (other processes, the load generator): wall-clock rates
+vary with its load. So the server's CPU time (all threads, from /proc) is
+measured too: `cpu_us_per_uplink` is what one uplink costs the server through
+the full path (accept + decode + entity update), and `one_core_uplinks_per_s`
+= 1 / that, the rate one core given to the server alone would sustain.
+
 MQTT: a private Mosquitto (free port, in-flight window 1000) and a publisher
 process sending --mqtt uplinks with QoS 1 (1000 in flight); `stored/s` is
 the rate at which bocage committed them (it acknowledges only then).
@@ -70,6 +76,12 @@ def metric(base: str, name: str, labels: str = "") -> float:
     return float(m.group(1)) if m else 0.0
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process, all threads (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def wait_drained(base: str, timeout: float = 600) -> float:
     """Poll the backlog until empty; the time it was first seen empty."""
     deadline = time.monotonic() + timeout
@@ -98,22 +110,32 @@ def wrk(base: str, script: str, seconds: int, connections: int,
     return float(rate.group(1)), int(total.group(1)), float(result.group(1))
 
 
-def http_bench(base: str, seconds: int, devices: int, tmp: Path) -> dict[str, float]:
+def http_bench(base: str, pid: int, seconds: int, devices: int,
+               tmp: Path) -> dict[str, float]:
     tpl = tmp / "template.json"
     tpl.write_text(template())
     env = {"BENCH_TEMPLATE": str(tpl), "BENCH_DEVICES": str(devices),
            "BENCH_SECRET": SECRET}
     wrk(base, "ingest_chirpstack.lua", 2, 16, {**env, "BENCH_RUN": "warm"})  # warm-up
     wait_drained(base)
-    healthz, _, _ = wrk(base, "healthz.lua", seconds, 16, {})
+    cpu = cpu_seconds(pid)
+    healthz, healthz_total, _ = wrk(base, "healthz.lua", seconds, 16, {})
+    healthz_cpu = (cpu_seconds(pid) - cpu) / healthz_total
+    cpu = cpu_seconds(pid)
     start = time.perf_counter()
     accepted, total, p95 = wrk(base, "ingest_chirpstack.lua", seconds, 16,
                                {**env, "BENCH_RUN": "run"})
     drained = wait_drained(base)
+    uplink_cpu = (cpu_seconds(pid) - cpu) / total
     return {"healthz_per_s": healthz, "http_accepted_per_s": accepted,
             "http_accept_p95_ms": p95, "http_uplinks": total,
             "http_processed_per_s": total / (drained - start),
-            "http_accepted_to_healthz": accepted / healthz}
+            "http_accepted_to_healthz": accepted / healthz,
+            # server CPU per request, all threads: what one core could do alone
+            "healthz_cpu_us": healthz_cpu * 1e6,
+            "http_cpu_us_per_uplink": uplink_cpu * 1e6,
+            "http_one_core_uplinks_per_s": 1 / uplink_cpu,
+            "http_cpu_ratio_to_healthz": healthz_cpu / uplink_cpu}
 
 
 def publish(port: int, count: int, inflight: int) -> None:
@@ -140,9 +162,10 @@ def publish(port: int, count: int, inflight: int) -> None:
     client.disconnect()
 
 
-def mqtt_bench(base: str, port: int, count: int) -> dict[str, float]:
+def mqtt_bench(base: str, pid: int, port: int, count: int) -> dict[str, float]:
     label = '{connector="chirpstack",outcome="stored"}'
     before = metric(base, "bocage_ingest_mqtt_messages_total", label)
+    cpu = cpu_seconds(pid)
     start = time.perf_counter()
     pub = subprocess.Popen([sys.executable, __file__, "--publish", str(port), str(count)])
     deadline = time.monotonic() + 600
@@ -152,9 +175,12 @@ def mqtt_bench(base: str, port: int, count: int) -> dict[str, float]:
         time.sleep(0.02)
     stored = time.perf_counter()
     drained = wait_drained(base)
+    uplink_cpu = (cpu_seconds(pid) - cpu) / count
     pub.wait(timeout=60)
     return {"mqtt_uplinks": count, "mqtt_stored_per_s": count / (stored - start),
-            "mqtt_processed_per_s": count / (drained - start)}
+            "mqtt_processed_per_s": count / (drained - start),
+            "mqtt_cpu_us_per_uplink": uplink_cpu * 1e6,
+            "mqtt_one_core_uplinks_per_s": 1 / uplink_cpu}
 
 
 def start_broker(tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
@@ -211,8 +237,8 @@ def main() -> int:
                     r = client.post("/api/devices", json={"devEui": eui(n), "model": "bocage-ps1"})
                     if r.status_code != 201:
                         raise RuntimeError(f"device {n}: {r.status_code} {r.text}")
-            results.update(http_bench(base, args.seconds, args.devices, tmp))
-            results.update(mqtt_bench(base, mqtt_port, args.mqtt))
+            results.update(http_bench(base, proc.pid, args.seconds, args.devices, tmp))
+            results.update(mqtt_bench(base, proc.pid, mqtt_port, args.mqtt))
             spot = httpx.get(f"{base}/ngsi-ld/v1/entities/urn:ngsi-ld:ParkingSpot:{eui(1)}").json()
             if "status" not in spot:
                 raise RuntimeError(f"the uplinks did not reach the entities: {spot}")
