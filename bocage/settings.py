@@ -42,6 +42,9 @@ class Settings:
     inbox_path: str = ""
     #: records accepted but not yet processed beyond which ingestion answers 503
     ingest_max_backlog: int = 100_000
+    #: days processed inbox records are kept (device events, late-duplicate detection);
+    #: 0 = forever
+    ingest_retention_days: float = 30.0
     #: shared secret of the ChirpStack HTTP integration ("" = endpoint disabled)
     chirpstack_secret: str = ""
     #: shared secret of The Things Stack webhook ("" = endpoint disabled)

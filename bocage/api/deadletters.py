@@ -19,7 +19,8 @@ class StillFailing(BocageError):
     title = "Replay failed"
 
 
-def _int(raw: str | None, name: str, default: int, hi: int) -> int:
+def int_param(raw: str | None, name: str, default: int, hi: int) -> int:
+    """A query or path parameter that must be an integer in [0, hi]."""
     if raw is None:
         return default
     if not raw.isdigit() or not 0 <= int(raw) <= hi:
@@ -40,14 +41,14 @@ def build_router(ingestion: Ingestion, max_limit: int) -> APIRouter:
             raise BadRequestData(f"reason must be one of {', '.join(sorted(REASONS))}")
         query = DeadLetterQuery(status=status, reason=reason, dev_eui=p.get("devEui"),
                                 source=p.get("source"),
-                                limit=_int(p.get("limit"), "limit", 100, max_limit),
-                                offset=_int(p.get("offset"), "offset", 0, 2**31))
+                                limit=int_param(p.get("limit"), "limit", 100, max_limit),
+                                offset=int_param(p.get("offset"), "offset", 0, 2**31))
         letters = await run(lambda: ingestion.inbox.dead_letters(query))
         return json_response([d.to_json() for d in letters])
 
     @router.get("/{letter_id}", summary="Get one dead letter, with its envelope")
     async def get_letter(letter_id: str) -> Response:
-        ident = _int(letter_id, "dead letter id", 0, 2**62)
+        ident = int_param(letter_id, "dead letter id", 0, 2**62)
         letter = await run(lambda: ingestion.inbox.dead_letter(ident))
         if letter is None:
             raise ResourceNotFound(f"no dead letter {letter_id}")
@@ -55,7 +56,7 @@ def build_router(ingestion: Ingestion, max_limit: int) -> APIRouter:
 
     @router.post("/{letter_id}/replay", summary="Process a dead letter again")
     async def replay(letter_id: str) -> Response:
-        ident = _int(letter_id, "dead letter id", 0, 2**62)
+        ident = int_param(letter_id, "dead letter id", 0, 2**62)
         letter = await run(lambda: ingestion.replay(ident))
         if letter.status != REPLAYED:
             raise StillFailing(f"still failing: {letter.reason}: {letter.detail}",

@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
 from bocage.api.calls import run
+from bocage.api.deadletters import int_param
 from bocage.api.negotiation import json_response, read_json
 from bocage.api.services import Services
 from bocage.codecs.model import spec_from_json
+from bocage.connectors.fields import dev_eui as parse_dev_eui
 from bocage.devices.records import device_from_entity, device_from_json, device_status
 from bocage.domain.errors import BadRequestData, ResourceNotFound
+from bocage.ingest.record import Uplink
 from bocage.ingest.service import Ingestion
 
 
@@ -74,9 +79,30 @@ def build_router(services: Services, ingestion: Ingestion) -> APIRouter:
         return json_response({**device_from_entity(entity, terms).to_json(),
                               **device_status(entity, terms)})
 
+    @router.get("/devices/{dev_eui}/events",
+                summary="A device's recent messages (uplinks, joins, status...), newest first")
+    async def device_events(dev_eui: str, request: Request) -> Response:
+        eui = parse_dev_eui(dev_eui, "devEUI")
+        p = request.query_params
+        limit = int_param(p.get("limit"), "limit", 100, services.settings.max_limit)
+        before = int_param(p.get("before"), "before", 2**62, 2**62)
+        await run(ingestion.start)
+        records = await run(lambda: ingestion.inbox.device_records(eui, limit, before))
+        return json_response([event_json(seq, record, done) for seq, record, done in records])
+
     @router.delete("/devices/{dev_eui}", status_code=204, summary="Delete a device")
     async def delete_device(dev_eui: str) -> Response:
         await run(lambda: cat.delete_device(dev_eui))
         return Response(status_code=204)
 
     return router
+
+
+def event_json(seq: int, record: Uplink, processed: bool) -> dict[str, Any]:
+    """One inbox record as the device events API shows it."""
+    return {
+        "seq": seq, **record.summary(), "processed": processed,
+        "radio": {"rssi": record.radio.rssi, "snr": record.radio.snr,
+                  "gateways": record.radio.gateways},
+        "battery": record.battery, "note": record.note, "decoded": record.decoded,
+    }

@@ -52,6 +52,15 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 );
 CREATE INDEX IF NOT EXISTS dead_letters_status ON dead_letters (status, id);
 """
+#: columns added after the first release, and how to fill them in an older file
+_ADDED_COLUMNS = (
+    ("dev_eui", "TEXT NOT NULL DEFAULT ''", "json_extract(body, '$.devEui')"),
+    ("accepted_at", "TEXT NOT NULL DEFAULT ''", "json_extract(body, '$.receivedAt')"),
+)
+_INDEXES = """
+CREATE INDEX IF NOT EXISTS records_device ON records (dev_eui, seq);
+"""
+_PRUNE_CHUNK = 10_000  # records deleted per writer job: accepts interleave
 _MAX_GROUP = 1000  # jobs per commit: bounds the latency of the first one
 
 Job = Callable[[sqlite3.Connection], Any]
@@ -63,9 +72,9 @@ class _Insert:
     by one look-up of the known keys and one ``executemany`` (not three statements
     per record as a savepointed job would cost)."""
 
-    __slots__ = ("rows",)
+    __slots__ = ("rows",)  # (dedup key, body, DevEUI, accepted at)
 
-    def __init__(self, rows: list[tuple[str, bytes]]) -> None:
+    def __init__(self, rows: list[tuple[str, bytes, str, str]]) -> None:
         self.rows = rows
 
 
@@ -86,6 +95,7 @@ class SQLiteInbox:
         self._now = now
         self._writer = self._connect()
         self._writer.executescript(_SCHEMA)
+        _migrate(self._writer)
         self._reader = self._connect()
         self._read_lock = threading.Lock()
         self._count_lock = threading.Lock()
@@ -184,8 +194,9 @@ class SQLiteInbox:
                     f"ingestion backlog full ({self._backlog} records waiting); retry later",
                     retry_after=2)
             self._inflight += n
+        at = self._now()
         fut: Future[Accepted] = self._submit(
-            _Insert([(r.dedup_key, r.to_json()) for r in records]))
+            _Insert([(r.dedup_key, r.to_json(), r.dev_eui, at) for r in records]))
         fut.add_done_callback(lambda done: self._accepted(done, n))
         return fut
 
@@ -242,6 +253,54 @@ class SQLiteInbox:
         self._submit(job).add_done_callback(moved)
         return out
 
+    # -- a device's records, pruning -----------------------------------------
+
+    def device_records(self, dev_eui: str, limit: int,
+                       before: int | None = None) -> list[tuple[int, Uplink, bool]]:
+        """A device's newest records first: (seq, record, processed), seq < ``before``."""
+        with self._read_lock:
+            rows = self._reader.execute(
+                "SELECT seq, body FROM records WHERE dev_eui = ? AND seq < ? "
+                "ORDER BY seq DESC LIMIT ?",
+                (dev_eui.upper(), before if before is not None else 2**62, limit)).fetchall()
+        processed = self._processed
+        return [(seq, Uplink.from_json(body), seq <= processed) for seq, body in rows]
+
+    def prune(self, older_than: str) -> int:
+        """Delete processed records accepted before ``older_than``; returns how many.
+
+        Dead letters keep their own copy. Records are accepted in ``seq`` order,
+        so the newest prunable one is found by a binary search on ``seq`` (no
+        index on the time), then deleted oldest first, in chunks.
+        """
+        with self._read_lock:
+            lo, hi = self._reader.execute(
+                "SELECT coalesce(min(seq), 0), coalesce(max(seq), 0) FROM records").fetchone()
+            cutoff = lo - 1  # the newest seq known to be old enough
+            hi = min(hi, self._processed)
+            while lo <= hi:
+                mid = (lo + hi) // 2
+                row = self._reader.execute(
+                    "SELECT seq, accepted_at FROM records WHERE seq >= ? ORDER BY seq LIMIT 1",
+                    (mid,)).fetchone()
+                if row is None or row[0] > hi:
+                    hi = mid - 1
+                elif row[1] < older_than:
+                    cutoff, lo = row[0], row[0] + 1
+                else:
+                    hi = mid - 1
+        deleted = 0
+        while True:
+            def job(conn: sqlite3.Connection) -> int:
+                return conn.execute(
+                    "DELETE FROM records WHERE seq IN (SELECT seq FROM records WHERE seq <= ? "
+                    "ORDER BY seq LIMIT ?)", (cutoff, _PRUNE_CHUNK)).rowcount
+
+            n = int(self._submit(job).result())
+            deleted += n
+            if n < _PRUNE_CHUNK:
+                return deleted
+
     # -- dead letters --------------------------------------------------------
 
     def dead_letters(self, query: DeadLetterQuery) -> list[DeadLetter]:
@@ -289,17 +348,29 @@ class SQLiteInbox:
         self._reader.close()
 
 
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring an inbox file written by an older bocage up to date."""
+    have = {row[1] for row in conn.execute("PRAGMA table_info(records)")}
+    for name, decl, fill in _ADDED_COLUMNS:
+        if name not in have:
+            conn.execute("BEGIN IMMEDIATE")
+            conn.execute(f"ALTER TABLE records ADD COLUMN {name} {decl}")
+            conn.execute(f"UPDATE records SET {name} = coalesce({fill}, '')")
+            conn.execute("COMMIT")
+    conn.executescript(_INDEXES)
+
+
 def _insert(conn: sqlite3.Connection, jobs: list[tuple[_Insert, Future[Any]]],
             ) -> list[tuple[Future[Any], bool, Any]]:
     """Write the records of many accept jobs; each learns what it stored."""
-    keys = list({key for job, _ in jobs for key, _ in job.rows})
+    keys = list({row[0] for job, _ in jobs for row in job.rows})
     known: set[str] = set()
     for i in range(0, len(keys), _IN_CHUNK):
         chunk = keys[i:i + _IN_CHUNK]
         known.update(k for (k,) in conn.execute(
             f"SELECT dedup_key FROM records WHERE dedup_key IN ({','.join('?' * len(chunk))})",
             chunk))
-    new_rows: list[tuple[str, bytes]] = []
+    new_rows: list[tuple[str, bytes, str, str]] = []
     out: list[tuple[Future[Any], bool, Any]] = []
     for job, fut in jobs:
         stored = 0
@@ -309,7 +380,8 @@ def _insert(conn: sqlite3.Connection, jobs: list[tuple[_Insert, Future[Any]]],
                 new_rows.append(row)
                 stored += 1
         out.append((fut, True, Accepted(stored=stored, duplicates=len(job.rows) - stored)))
-    conn.executemany("INSERT INTO records (dedup_key, body) VALUES (?, ?)", new_rows)
+    conn.executemany("INSERT INTO records (dedup_key, body, dev_eui, accepted_at) "
+                     "VALUES (?, ?, ?, ?)", new_rows)
     return out
 
 

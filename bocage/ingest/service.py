@@ -8,6 +8,8 @@ served without a lifespan (some tests) still ingests.
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
@@ -16,6 +18,7 @@ from bocage.codecs.registry import CodecRegistry, builtin_registry
 from bocage.devices.catalogue import Catalogue
 from bocage.domain.errors import ResourceNotFound
 from bocage.domain.terms import Terms
+from bocage.domain.timefmt import format_utc, parse_datetime
 from bocage.ingest.deadletters import REPLAYED, DeadLetter
 from bocage.ingest.inbox import Accepted, Inbox
 from bocage.ingest.inbox_sqlite import SQLiteInbox, inbox_path
@@ -25,6 +28,8 @@ from bocage.jscodec.library import JsCodecLibrary
 from bocage.jscodec.sandbox import Limits, Sandbox
 from bocage.settings import Settings
 from bocage.storage.base import Store
+
+log = logging.getLogger("bocage.ingest")
 
 
 def js_limits(settings: Settings) -> Limits:
@@ -70,7 +75,7 @@ class Ingestion:
                 inbox = SQLiteInbox(
                     inbox_path(self.settings.database_url, self.settings.inbox_path),
                     max_backlog=self.settings.ingest_max_backlog, now=self._now)
-                self._worker = Worker(inbox, self.pipeline)
+                self._worker = Worker(inbox, self.pipeline, housekeeping=self.prune)
                 self._worker.start()
                 self._inbox = inbox
             return self._inbox
@@ -82,6 +87,17 @@ class Ingestion:
             if self._inbox is not None:
                 self._inbox.close()
             self._inbox = self._worker = None
+
+    def prune(self) -> int:
+        """Delete processed records older than the retention (dead letters stay)."""
+        days = self.settings.ingest_retention_days
+        if days <= 0:
+            return 0
+        cutoff = format_utc(parse_datetime(self._now()) - dt.timedelta(days=days))
+        deleted = self.inbox.prune(cutoff)
+        if deleted:
+            log.info("inbox pruned: %d processed records accepted before %s", deleted, cutoff)
+        return deleted
 
     def backlog(self) -> int:
         """Records accepted and not yet processed (0 before the inbox is opened)."""

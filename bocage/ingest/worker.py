@@ -111,9 +111,15 @@ class _Seen:
 
 
 class Worker:
-    def __init__(self, inbox: Inbox, pipeline: Pipeline) -> None:
+    def __init__(self, inbox: Inbox, pipeline: Pipeline,
+                 housekeeping: Callable[[], object] | None = None,
+                 every: float = 600.0) -> None:
         self._inbox = inbox
         self._pipeline = pipeline
+        #: run when idle, at most every ``every`` seconds (inbox pruning)
+        self._housekeeping = housekeeping
+        self._every = every
+        self._last_housekeeping = -every
         self._stop = threading.Event()
         self._idle = threading.Condition()
         self._busy = False
@@ -156,7 +162,17 @@ class Worker:
                 with self._idle:
                     self._busy = False
                     self._idle.notify_all()
+            self._keep_house()
             self._inbox.wait_for_records(0.5)
+
+    def _keep_house(self) -> None:
+        if self._housekeeping is None or time.monotonic() - self._last_housekeeping < self._every:
+            return
+        self._last_housekeeping = time.monotonic()
+        try:
+            self._housekeeping()
+        except Exception:  # the next round tries again; ingestion goes on meanwhile
+            log.exception("ingest housekeeping failed")
 
     def _drain(self, batch: list[tuple[int, Uplink]]) -> None:
         while True:

@@ -88,3 +88,61 @@ def test_backlog_bound_refuses_at_once(tmp_path: Path) -> None:
     inbox.close()
     with pytest.raises(ServiceUnavailable):
         inbox.accept([rec(4)])
+
+
+def test_device_records_newest_first_with_their_state(tmp_path: Path) -> None:
+    inbox = open_inbox(tmp_path)
+    inbox.accept([rec(1), rec(2, "0202020202020202"), rec(3)]).result()
+    [(s1, _), _, (s3, _)] = inbox.pending(10)
+    inbox.mark_processed(s1, []).result()
+    listed = inbox.device_records("0101010101010101", 10)
+    assert [(seq, r.dedup_key, done) for seq, r, done in listed] == [
+        (s3, "k3", False), (s1, "k1", True)]
+    assert [r.dedup_key for _, r, _ in inbox.device_records("0101010101010101", 10, s3)] == [
+        "k1"]
+    assert inbox.device_records("0101010101010101", 1)[0][1] == rec(3)
+    assert inbox.device_records("0303030303030303", 10) == []
+    inbox.close()
+
+
+def test_prune_deletes_old_processed_records_only(tmp_path: Path) -> None:
+    clock = ["2030-01-01T00:00:00.000Z"]
+    inbox = SQLiteInbox(tmp_path / "inbox.db", max_backlog=1000, now=lambda: clock[0])
+    inbox.accept([rec(i) for i in range(1, 6)]).result()            # accepted on day 1
+    clock[0] = "2030-01-05T00:00:00.000Z"
+    inbox.accept([rec(i) for i in range(6, 9)]).result()            # on day 5
+    pending = inbox.pending(10)
+    by_key = {r.dedup_key: seq for seq, r in pending}
+    # processed up to k7; k3 failed and is a dead letter
+    inbox.mark_processed(by_key["k7"], [NewDeadLetter(rec(3), "codec-error", "x",
+                                                      by_key["k3"])]).result()
+    assert inbox.prune("2030-01-03T00:00:00.000Z") == 5            # k1..k5 only
+    left = [r.dedup_key for _, r, _ in inbox.device_records("0101010101010101", 10)]
+    assert left == ["k8", "k7", "k6"]
+    assert inbox.prune("2031-01-01T00:00:00.000Z") == 2            # k6, k7; k8 is pending
+    assert [r.dedup_key for _, r in inbox.pending(10)] == ["k8"]
+    [letter] = inbox.dead_letters(DeadLetterQuery())
+    assert letter.record == rec(3)                                  # dead letters stay
+    assert inbox.prune("2031-01-01T00:00:00.000Z") == 0
+    inbox.close()
+
+
+def test_an_inbox_file_of_the_first_release_is_migrated(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "inbox.db"
+    with sqlite3.connect(path) as conn:
+        conn.executescript("""
+            CREATE TABLE records (seq INTEGER PRIMARY KEY AUTOINCREMENT,
+                                  dedup_key TEXT NOT NULL UNIQUE, body BLOB NOT NULL);
+            CREATE TABLE marker (id INTEGER PRIMARY KEY CHECK (id = 1),
+                                 processed INTEGER NOT NULL);
+            INSERT INTO marker VALUES (1, 0);""")
+        conn.execute("INSERT INTO records (dedup_key, body) VALUES (?, ?)",
+                     ("k1", rec(1).to_json()))
+    inbox = SQLiteInbox(path, max_backlog=10, now=lambda: NOW)
+    [(_, record, done)] = inbox.device_records("0101010101010101", 10)
+    assert (record, done) == (rec(1), False)
+    inbox.mark_processed(1, []).result()
+    assert inbox.prune("2030-01-02T00:00:00.000Z") == 1  # its receivedAt stands in
+    inbox.close()

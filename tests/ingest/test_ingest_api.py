@@ -250,3 +250,46 @@ def test_restart_processes_pending_records_once(
         inbox = c.app.state.ingestion.inbox  # type: ignore[attr-defined]
         assert inbox.backlog() == 0 and inbox.pending(10) == []
         assert c.get("/api/dead-letters").json() == []
+
+
+def test_device_events_list_what_the_device_sent(api: TestClient) -> None:
+    register(api, PARKING_EUI, "bocage-ps1")
+    for event in ("join", "up", "status"):
+        assert post_cs(api, event, fixture(f"chirpstack-v4/event-{event}.json")).status_code == 202
+    settle(api)
+    r = api.get(f"/api/devices/{PARKING_EUI.lower()}/events")
+    assert r.status_code == 200, r.text
+    events = r.json()
+    assert [e["event"] for e in events] == ["status", "up", "join"]
+    up = events[1]
+    assert (up["fPort"], up["fCnt"], up["payloadHex"], up["processed"]) == (1, 0, "aa", True)
+    assert up["radio"] == {"rssi": -36.0, "snr": 10.5, "gateways": 1}
+    assert up["receivedAt"] == "2022-07-18T09:34:15.775Z" and up["source"] == "chirpstack"
+    assert events[0]["battery"] == pytest.approx(0.883)
+    assert "joined" in events[2]["note"]
+    older = api.get(f"/api/devices/{PARKING_EUI}/events",
+                    params={"before": events[0]["seq"], "limit": 1}).json()
+    assert [e["event"] for e in older] == ["up"]
+    assert api.get("/api/devices/0202020202020202/events").json() == []
+    bad = api.get("/api/devices/not-an-eui/events")
+    assert bad.status_code == 400 and "DevEUI" in bad.json()["detail"]
+    assert api.get(f"/api/devices/{PARKING_EUI}/events", params={"limit": "x"}).status_code == 400
+
+
+def test_processed_records_are_pruned_after_the_retention(
+        ingest_settings: Settings, store: Store) -> None:
+    clock = ["2022-07-18T10:00:00.000Z"]
+    app = create_app(ingest_settings.replace(ingest_retention_days=1), store)
+    app.state.ingestion._now = lambda: clock[0]  # type: ignore[attr-defined]
+    with TestClient(app) as client:
+        register(client, PARKING_EUI, "bocage-ps1")
+        assert post_cs(client, "up", fixture("chirpstack-v4/event-up.json")).status_code == 202
+        settle(client)
+        ingestion = client.app.state.ingestion  # type: ignore[attr-defined]
+        assert ingestion.prune() == 0                   # accepted today: kept
+        clock[0] = "2022-07-19T10:00:00.001Z"
+        assert ingestion.prune() == 1                   # a day and a millisecond later
+        assert client.get(f"/api/devices/{PARKING_EUI}/events").json() == []
+        # the entity keeps what the record brought
+        assert entity(client, f"urn:ngsi-ld:ParkingSpot:{PARKING_EUI}")["status"]["value"] == (
+            "occupied")
