@@ -258,5 +258,102 @@ def main() -> None:
     app()
 
 
+
+retention_app = typer.Typer(help="History retention and downsampling policies.",
+                            no_args_is_help=True)
+app.add_typer(retention_app, name="retention")
+
+
+def _history_store(config: Path | None) -> Any:
+    from bocage.storage.factory import open_store
+
+    settings = _settings(config)
+    try:
+        return open_store(settings.database_url, settings.group_commit_ms,
+                          history=settings.history_enabled,
+                          chunk_hours=settings.history_chunk_hours)
+    except (ValueError, OSError) as exc:
+        typer.echo(f"bocage: cannot open the database: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
+def _days(text: str | None) -> int | None:
+    if text is None or text.lower() in ("forever", "null", "none"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise typer.BadParameter(f"a number of days or 'forever', got {text!r}") from None
+
+
+@retention_app.command("list")
+def retention_list(config: ConfigOpt = None) -> None:
+    """List the policies in force: built-in defaults, then the operator's (which win)."""
+    from bocage.history.retention import DEFAULT_POLICIES
+
+    store = _history_store(config)
+    try:
+        rows = [("default", p) for p in DEFAULT_POLICIES]
+        rows += [("set", p) for p in store.retention_policies()]
+        for origin, p in rows:
+            shown = ["forever" if d is None else str(d)
+                     for d in (p.raw_days, p.hourly_days, p.daily_days)]
+            typer.echo("\t".join([origin, p.entity_type or "*", p.attribute or "*",
+                                  p.scope or "*", *shown]))
+    finally:
+        store.close()
+
+
+@retention_app.command("set")
+def retention_set(
+    raw: Annotated[str, typer.Option(help="Days kept raw, or 'forever'.")],
+    hourly: Annotated[str, typer.Option(help="Days of hourly summaries (0: none).")] = "730",
+    daily: Annotated[str, typer.Option(help="Days of daily summaries.")] = "forever",
+    entity_type: Annotated[str | None, typer.Option("--type", help="Entity type.")] = None,
+    attribute: Annotated[str | None, typer.Option(help="Attribute (expanded IRI).")] = None,
+    scope: Annotated[str | None, typer.Option(help="Scope prefix, e.g. /FR/01.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm a shorter window.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Set the policy of a type / attribute / scope (refuses to shorten without --yes)."""
+    from bocage.domain.errors import BocageError
+    from bocage.history.retention import Policy
+    from bocage.storage.retention_admin import set_policy
+
+    store = _history_store(config)
+    try:
+        policy = Policy(entity_type, attribute, scope, _days(raw), _days(hourly), _days(daily))
+        set_policy(store, policy, yes)
+    except BocageError as exc:
+        typer.echo(f"bocage: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    typer.echo("retention policy set")
+
+
+@retention_app.command("delete")
+def retention_delete(
+    entity_type: Annotated[str | None, typer.Option("--type", help="Entity type.")] = None,
+    attribute: Annotated[str | None, typer.Option(help="Attribute (expanded IRI).")] = None,
+    scope: Annotated[str | None, typer.Option(help="Scope prefix.")] = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Confirm a shorter window.")] = False,
+    config: ConfigOpt = None,
+) -> None:
+    """Remove an operator policy (the next most specific one applies)."""
+    from bocage.domain.errors import BocageError
+    from bocage.storage.retention_admin import delete_policy
+
+    store = _history_store(config)
+    try:
+        delete_policy(store, entity_type, attribute, scope, yes)
+    except BocageError as exc:
+        typer.echo(f"bocage: {exc.detail}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    typer.echo("retention policy deleted")
+
+
 if __name__ == "__main__":
     main()

@@ -71,6 +71,8 @@ class Settings:
     history_compact_every_seconds: float = 300.0
     #: hours of history in one compressed chunk
     history_chunk_hours: int = 24
+    #: seconds between two passes of the retention job (0 = never)
+    history_retention_every_seconds: float = 3600.0
     #: CPU milliseconds one JavaScript codec call may use before it is stopped
     js_codec_time_limit_ms: float = 100.0
     #: heap of one JavaScript codec's sandbox, in MiB

@@ -21,6 +21,7 @@ from bocage.api import (
     errors,
     ingest,
     ops,
+    retention,
     subscriptions,
     supervision,
     temporal,
@@ -69,6 +70,7 @@ def create_app(settings: Settings, store: Store, services: Services | None = Non
         cast(HistoryStore, backend),
         after_ms=int(settings.history_compact_after_minutes * 60_000),
         every=settings.history_compact_every_seconds if settings.history_enabled else 0,
+        retention_every=settings.history_retention_every_seconds,
     )
     supervisor = Supervisor(services.store, services.contexts.core_term_map, services.now,
                             escalate_after_minutes=settings.escalate_after_minutes,
@@ -122,6 +124,7 @@ def create_app(settings: Settings, store: Store, services: Services | None = Non
     for router in (
         entities.build_router(services, NGSI_LD_PREFIX, fast),
         temporal.build_router(services, NGSI_LD_PREFIX),
+        retention.build_router(services),
         batch.build_router(services, NGSI_LD_PREFIX),
         discovery.build_router(services, NGSI_LD_PREFIX),
         contexts.build_router(services, NGSI_LD_PREFIX),

@@ -11,7 +11,7 @@ semantics every backend follows (and the oracle of the contract tests).
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any, Final, Literal
 
@@ -95,6 +95,8 @@ class Series:
     kind: str  # the attribute type of its first instance
     times: list[int]
     values: list[Any]
+    #: older data kept only as summaries: (start, end, bocage.history.aggregate.Summary)
+    buckets: list[Any] = field(default_factory=list)
 
 
 #: attribute IRI -> its records (all datasets), ordered by (time, write order)

@@ -18,7 +18,7 @@ from bocage.domain.entity import VALUE_KEY, Entity, Instance
 from bocage.domain.temporal import History, Record, Series, TimeProperty
 from bocage.domain.terms import Terms
 from bocage.domain.timefmt import from_ms
-from bocage.history.aggregate import aggregate_columns
+from bocage.history.aggregate import aggregate_columns, aggregate_summaries, summarize
 from bocage.history.duration import Duration
 from bocage.ngsild.render import View, render_instance
 
@@ -72,10 +72,18 @@ def render_temporal(
     return out
 
 
+#: the member a record read from a downsampling tier carries (see storage.history_tiers)
+SUMMARY_KEY: Final = "bocage:summary"
+
+
 def _normalized(record: Record, terms: Terms, view: View) -> Any:
-    shown = render_instance(full_instance(record), terms, view)
+    inst = full_instance(record)
+    summary = inst.pop(SUMMARY_KEY, None)
+    shown = render_instance(inst, terms, view)
     if isinstance(shown, dict):
         shown["instanceId"] = record.instance_id
+        if summary is not None:
+            shown[SUMMARY_KEY] = summary
     return shown
 
 
@@ -107,11 +115,21 @@ def render_aggregated(
     out = entity_head(head, terms)
     by_attr: dict[str, list[dict[str, Any]]] = {}
     for s in series:
-        if not s.times:
+        if not s.times and not s.buckets:
             continue
-        lo = s.times[0] if start is None else start
-        hi = s.times[-1] + 1 if end is None else end
-        result = aggregate_columns(s.times, s.values, methods, lo, hi, period)
+        firsts = [t for t in (s.times[:1] + [b[0] for b in s.buckets[:1]])]
+        lasts = [t + 1 for t in s.times[-1:]] + [b[1] for b in s.buckets[-1:]]
+        lo = min(firsts) if start is None else start
+        hi = max(lasts) if end is None else end
+        if s.buckets:  # older data only as summaries: aggregate summaries, raw ones included
+            raw: dict[int, list[tuple[int, object]]] = {}
+            for t, v in zip(s.times, s.values, strict=True):
+                raw.setdefault(t - t % 3_600_000, []).append((t, v))
+            buckets = list(s.buckets) + [
+                (b, b + 3_600_000, summarize(points)) for b, points in raw.items()]
+            result = aggregate_summaries(buckets, methods, lo, hi, period)
+        else:
+            result = aggregate_columns(s.times, s.values, methods, lo, hi, period)
         shown: dict[str, Any] = {"type": s.kind}
         if s.dataset:
             shown["datasetId"] = s.dataset

@@ -22,6 +22,7 @@ from typing import Protocol
 
 from bocage.domain.entity import Entity, Instance
 from bocage.domain.temporal import History, HistoryRange, Series
+from bocage.history.retention import Policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,3 +77,20 @@ class HistoryStore(Protocol):
         ...
 
     def history_size(self) -> HistorySize: ...
+
+    # retention: the policies an operator set (the defaults live in
+    # ``bocage.history.retention``), and one pass of the job that applies them
+    def retention_policies(self) -> list[Policy]: ...
+
+    def put_retention_policy(self, policy: Policy) -> None: ...
+
+    def delete_retention_policy(
+        self, entity_type: str | None, attribute: str | None, scope: str | None
+    ) -> bool: ...
+
+    def apply_retention(
+        self, now_ms: int, policies: Sequence[Policy], step: int = 500
+    ) -> tuple[int, int]:
+        """Roll or drop what ``policies`` (resolved per series) say is past its
+        tier, in short writer steps; (pieces rolled, pieces dropped)."""
+        ...

@@ -26,6 +26,7 @@ from bocage.domain.entity import VALUE_KEY
 from bocage.domain.temporal import History, HistoryRange, Record, Series
 from bocage.history.codec import Point, decode_columns, encode_chunk
 from bocage.storage.history_rows import StoredRows, merge_series, record
+from bocage.storage.history_tiers import summary_record, undump
 
 _OBSERVED: Final = ord("o")
 
@@ -71,6 +72,8 @@ def chunk_records(attr: str, dataset: str, data: bytes) -> list[Record]:
 
 def records_of(rows: StoredRows, window: HistoryRange) -> History:
     chunks: dict[int, list[Record]] = {}
+    for nid, ds, tier, start, _, data in rows.summaries:
+        chunks.setdefault(nid, []).append(summary_record(rows.name(nid), ds, tier, start, data))
     for nid, ds, data in rows.chunks:
         chunks.setdefault(nid, []).extend(chunk_records(rows.name(nid), ds, data))
     tail: dict[int, list[Record]] = {}
@@ -126,6 +129,12 @@ def columns_of(rows: StoredRows, window: HistoryRange) -> list[Series]:
             entry = found[(nid, ds)] = (kind, [], [])
         entry[1].append(at)
         entry[2].append(inst.get(VALUE_KEY.get(kind, "value")))
+    buckets: dict[tuple[int, str], list[Any]] = {}
+    for nid, ds, _, start, stop, data in rows.summaries:
+        kind, summary = undump(data)
+        if (nid, ds) not in found:
+            found[(nid, ds)] = (kind, [], [])
+        buckets.setdefault((nid, ds), []).append((start, stop, summary))
     out = []
     for (nid, ds), (kind, times, values) in sorted(found.items()):
         if window.attrs is not None and rows.name(nid) not in window.attrs:
@@ -134,7 +143,7 @@ def columns_of(rows: StoredRows, window: HistoryRange) -> list[Series]:
             order = sorted(range(len(times)), key=times.__getitem__)
             times = [times[i] for i in order]
             values = [values[i] for i in order]
-        out.append(Series(rows.name(nid), ds, kind, times, values))
+        out.append(Series(rows.name(nid), ds, kind, times, values, buckets.get((nid, ds), [])))
     return out
 
 

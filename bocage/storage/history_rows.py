@@ -11,7 +11,7 @@ Its time members are kept as epoch-ms columns (``t``, ``observed``,
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Final
 
 import orjson
@@ -148,6 +148,8 @@ class StoredRows:
     chunks: list[Any]
     tail: list[Any]
     name: Callable[[int], str]
+    #: summary rows ``(nid, ds, tier, start, stop, data)`` (downsampled history)
+    summaries: list[Any] = field(default_factory=list)
 
 
 def merge_series(

@@ -45,6 +45,7 @@ from bocage.domain.entity import Entity, Instance
 from bocage.domain.errors import BocageError, NonexistentTenant, ServiceUnavailable
 from bocage.domain.query import EntityQuery, QueryPage
 from bocage.domain.temporal import History, HistoryRange, Series, parse_instance_id
+from bocage.history.retention import Policy
 from bocage.storage import postgres_history as ph
 from bocage.storage.base import AttributeInfo, Mutation, MutationResult, TypeInfo
 from bocage.storage.exact import Check, exact_checks
@@ -69,6 +70,8 @@ from bocage.storage.postgres_query import (
 )
 from bocage.storage.postgres_schema import SchemaError, migrate
 from bocage.storage.postgres_writer import Writer, is_connection_error
+from bocage.storage.retention_job import Dialect, policy_row, row_policy
+from bocage.storage.retention_job import step as retention_step
 from bocage.storage.sqlite_query import DEFAULT_CAP, Scope, iris, translate
 
 log = logging.getLogger(__name__)
@@ -473,6 +476,72 @@ class PostgresStore:
             return moved
 
         return self._writer.submit(job, weight=max_records)
+
+    # ---------------------------------------------------------------- retention
+
+    def retention_policies(self) -> list[Policy]:
+        def read(conn: Conn) -> list[Policy]:
+            return [row_policy(r) for r in conn.execute(
+                "SELECT entity_type, attribute, scope, raw_days, hourly_days, daily_days"
+                " FROM retention_policies ORDER BY entity_type, attribute, scope")]
+
+        return self._read(read)
+
+    def put_retention_policy(self, policy: Policy) -> None:
+        row = policy_row(policy.validate())
+
+        def job(conn: Conn, _: Counter[Any]) -> None:
+            conn.execute(
+                "INSERT INTO retention_policies VALUES (%s, %s, %s, %s, %s, %s)"
+                " ON CONFLICT (entity_type, attribute, scope) DO UPDATE SET"
+                " raw_days = excluded.raw_days, hourly_days = excluded.hourly_days,"
+                " daily_days = excluded.daily_days", row)
+
+        self._writer.submit(job)
+
+    def delete_retention_policy(
+        self, entity_type: str | None, attribute: str | None, scope: str | None
+    ) -> bool:
+        key = (entity_type or "", attribute or "", scope or "")
+
+        def job(conn: Conn, _: Counter[Any]) -> bool:
+            return conn.execute(
+                "DELETE FROM retention_policies WHERE entity_type = %s AND attribute = %s"
+                " AND scope = %s", key).rowcount > 0
+
+        return self._writer.submit(job)
+
+    def apply_retention(
+        self, now_ms: int, policies: Sequence[Policy], step: int = 500
+    ) -> tuple[int, int]:
+        dialect = Dialect("%s", enc, dec)
+        names: dict[int, str] = {}
+        rolled = dropped = 0
+        tenants = self._read(lambda conn: [int(t) for (t,) in conn.execute(
+            "SELECT tid FROM tenants ORDER BY tid")])
+        for tid in tenants:  # row-level security: one tenant at a time
+            at: list[tuple[Any, ...] | None] = [None]  # the cursor, between steps
+
+            def job(conn: Conn, _: Counter[Any], tid: int = tid,
+                    at: list[tuple[Any, ...] | None] = at) -> tuple[int, int, Any]:
+                use_tenant(conn, tid)
+
+                def name(nid: int) -> str:
+                    if nid not in names:
+                        row = conn.execute(
+                            "SELECT iri FROM names WHERE nid = %s", (nid,)).fetchone()
+                        names[nid] = dec(row[0]) if row else ""
+                    return names[nid]
+
+                return retention_step(conn, dialect, name, lambda _: None, now_ms, policies,
+                                      at[0], step)
+
+            while True:
+                r, d, at[0] = self._writer.submit(job, weight=step)
+                rolled, dropped = rolled + r, dropped + d
+                if at[0] is None:
+                    break
+        return rolled, dropped
 
     def history_size(self) -> HistorySize:
         def read(conn: Conn) -> HistorySize:

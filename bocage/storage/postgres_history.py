@@ -86,6 +86,7 @@ def read_rows(
         params.append(list(nids))
     chunk_where = list(where)
     chunk_params = list(params)
+    sum_where, sum_params = list(where), list(params)
     if window.timeproperty == "observedAt":
         if window.start is not None:
             where.append("t >= %s")
@@ -113,7 +114,21 @@ def read_rows(
             params,
         )
     ]
-    return StoredRows(chunks, tail, _names(conn, nids))
+    if window.start is not None:
+        sum_where.append("stop > %s")
+        sum_params.append(window.start)
+    if window.end is not None:
+        sum_where.append("start < %s")
+        sum_params.append(window.end)
+    summaries = [
+        (nid, dec(ds), tier, start, stop, bytes(data))
+        for nid, ds, tier, start, stop, data in conn.execute(
+            "SELECT nid, ds, tier, start, stop, data FROM hist_summaries"
+            f" WHERE {' AND '.join(sum_where)} ORDER BY nid, start, ds",
+            sum_params,
+        )
+    ]
+    return StoredRows(chunks, tail, _names(conn, nids), summaries)
 
 
 def _names(conn: Conn, known: dict[int, str]) -> Any:
@@ -138,6 +153,7 @@ def delete_history(conn: Conn, tid: int, entity_id: str, nid: int | None) -> int
     if nid is None:
         conn.execute("DELETE FROM hist_heads WHERE tid = %s AND eid = %s", params)
     gone = conn.execute(f"DELETE FROM hist_tail WHERE {where}", params).rowcount
+    gone += conn.execute(f"DELETE FROM hist_summaries WHERE {where}", params).rowcount
     row = conn.execute(
         f"WITH d AS (DELETE FROM hist_chunks WHERE {where} RETURNING n)"
         " SELECT coalesce(sum(n), 0) FROM d",

@@ -49,6 +49,8 @@ HISTORY_TABLES: Final = ("hist_tail", "hist_chunks", "hist_heads")
 
 #: Every data table, children first (for tests that empty a database).
 DATA_TABLES: Final = (
+    "retention_policies",
+    "hist_summaries",
     "hist_heads",
     "hist_chunks",
     "hist_tail",
@@ -203,6 +205,33 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     );
     """
     + _rls(HISTORY_TABLES),
+    # 3: downsampling tiers and retention policies (see history_tiers)
+    """
+    CREATE TABLE hist_summaries (
+        tid integer NOT NULL,
+        eid bytea NOT NULL,
+        nid integer NOT NULL,
+        ds bytea NOT NULL,
+        tier text NOT NULL,
+        start bigint NOT NULL,
+        stop bigint NOT NULL,
+        data bytea NOT NULL,
+        PRIMARY KEY (tid, eid, nid, ds, tier, start)
+    );
+    CREATE INDEX hist_summaries_age ON hist_summaries (tier, stop);
+    CREATE INDEX hist_chunks_age ON hist_chunks (t_max);
+
+    CREATE TABLE retention_policies (
+        entity_type text NOT NULL,
+        attribute text NOT NULL,
+        scope text NOT NULL,
+        raw_days integer,
+        hourly_days integer,
+        daily_days integer,
+        PRIMARY KEY (entity_type, attribute, scope)
+    );
+    """
+    + _rls(("hist_summaries",)),
 )
 
 

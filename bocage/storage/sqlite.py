@@ -31,11 +31,14 @@ from bocage.domain.entity import Entity, Instance
 from bocage.domain.errors import NonexistentTenant, ServiceUnavailable
 from bocage.domain.query import EntityQuery, QueryPage
 from bocage.domain.temporal import History, HistoryRange, Series, parse_instance_id
+from bocage.history.retention import Policy
 from bocage.storage.base import AttributeInfo, Mutation, MutationResult, TypeInfo
 from bocage.storage.exact import Check, exact_checks
 from bocage.storage.history_base import HistorySize
 from bocage.storage.history_chunks import columns_of, records_of
 from bocage.storage.history_rows import StoredRows, tail_row
+from bocage.storage.retention_job import Dialect, policy_row, row_policy
+from bocage.storage.retention_job import step as retention_step
 from bocage.storage.sqlite_apply import Interner, apply_mutations, flush_stats
 from bocage.storage.sqlite_history import (
     compact_tail,
@@ -311,6 +314,59 @@ class SQLiteStore:
             return compact_tail(conn, older_than_ms, max_records, period)
 
         return self._writer.submit(job, weight=max_records)
+
+    # ---------------------------------------------------------------- retention
+
+    def retention_policies(self) -> list[Policy]:
+        with self._reading() as conn:
+            return [row_policy(r) for r in conn.execute(
+                "SELECT entity_type, attribute, scope, raw_days, hourly_days, daily_days"
+                " FROM retention_policies ORDER BY entity_type, attribute, scope")]
+
+    def put_retention_policy(self, policy: Policy) -> None:
+        row = policy_row(policy.validate())
+
+        def job(conn: sqlite3.Connection, _: Counter[Any]) -> None:
+            conn.execute("INSERT OR REPLACE INTO retention_policies VALUES (?, ?, ?, ?, ?, ?)",
+                         row)
+
+        self._writer.submit(job)
+
+    def delete_retention_policy(
+        self, entity_type: str | None, attribute: str | None, scope: str | None
+    ) -> bool:
+        key = (entity_type or "", attribute or "", scope or "")
+
+        def job(conn: sqlite3.Connection, _: Counter[Any]) -> bool:
+            return conn.execute(
+                "DELETE FROM retention_policies WHERE entity_type = ? AND attribute = ?"
+                " AND scope = ?", key).rowcount > 0
+
+        return self._writer.submit(job)
+
+    def apply_retention(
+        self, now_ms: int, policies: Sequence[Policy], step: int = 500
+    ) -> tuple[int, int]:
+        dialect = Dialect("?", lambda text: text, str)
+        cursor: tuple[Any, ...] | None = None
+        rolled = dropped = 0
+        names: dict[int, str] = {}
+
+        def job(conn: sqlite3.Connection, _: Counter[Any]) -> tuple[int, int, Any]:
+            def name(nid: int) -> str:
+                if nid not in names:
+                    names[nid] = conn.execute(
+                        "SELECT iri FROM names WHERE nid = ?", (nid,)).fetchone()[0]
+                return names[nid]
+
+            return retention_step(conn, dialect, name, lambda tid: None, now_ms, policies,
+                                  cursor, step)
+
+        while True:
+            r, d, cursor = self._writer.submit(job, weight=step)
+            rolled, dropped = rolled + r, dropped + d
+            if cursor is None:
+                return rolled, dropped
 
     def history_size(self) -> HistorySize:
         with self._reading() as conn:

@@ -72,6 +72,7 @@ def read_rows(
     if window.attrs is not None:
         where.append(f"nid IN ({', '.join('?' * len(nids))})")
         params += list(nids)
+    sum_where, sum_params = list(where), list(params)
     if window.timeproperty == "observedAt":
         # t is observedAt whenever there is one: a safe prefilter
         if window.start is not None:
@@ -91,7 +92,18 @@ def read_rows(
         f" WHERE {clause} ORDER BY nid, t, seq",
         params,
     ).fetchall()
-    return StoredRows(chunks, tail, _names(conn, nids))
+    if window.start is not None:
+        sum_where.append("stop > ?")
+        sum_params.append(window.start)
+    if window.end is not None:
+        sum_where.append("start < ?")
+        sum_params.append(window.end)
+    summaries = conn.execute(
+        "SELECT nid, ds, tier, start, stop, data FROM hist_summaries"
+        f" WHERE {' AND '.join(sum_where)} ORDER BY nid, start, ds",
+        sum_params,
+    ).fetchall()
+    return StoredRows(chunks, tail, _names(conn, nids), summaries)
 
 
 def _names(conn: sqlite3.Connection, known: dict[int, str]) -> Any:
@@ -118,6 +130,7 @@ def delete_history(conn: sqlite3.Connection, tid: int, entity_id: str, nid: int 
     if nid is None:
         conn.execute("DELETE FROM hist_heads WHERE tid = ? AND eid = ?", params)
     gone = conn.execute(f"DELETE FROM hist_tail WHERE {where}", params).rowcount
+    gone += conn.execute(f"DELETE FROM hist_summaries WHERE {where}", params).rowcount
     for (n,) in conn.execute(f"SELECT n FROM hist_chunks WHERE {where}", params).fetchall():
         gone += n
     conn.execute(f"DELETE FROM hist_chunks WHERE {where}", params)

@@ -37,6 +37,9 @@ Why these tables (each index row carries its tenant id: no query crosses tenants
     chunk per entity × attribute × datasetId × period (``start``), with the
     time span and point count of its blob. ``hist_heads`` keeps the id, type
     and scope of an entity deleted with history left, for temporal reads.
+``hist_summaries`` / ``retention_policies``
+    Downsampling tiers (``history_tiers``): one mergeable summary per series ×
+    hourly or daily bucket; the policies an operator set (``""`` = any).
 ``stats``
     Discovery counters maintained by the writer (``T``: entities per type,
     ``TA``: entities per type × attribute × attribute type, ``A``: entities per
@@ -163,6 +166,32 @@ MIGRATIONS: Final[tuple[str, ...]] = (
         head BLOB NOT NULL,
         PRIMARY KEY (tid, eid)
     ) WITHOUT ROWID;
+    """,
+    # 3: downsampling tiers and retention policies (see history_tiers)
+    """
+    CREATE TABLE hist_summaries (
+        tid INTEGER NOT NULL,
+        eid TEXT NOT NULL,
+        nid INTEGER NOT NULL,
+        ds TEXT NOT NULL,
+        tier TEXT NOT NULL,
+        start INTEGER NOT NULL,
+        stop INTEGER NOT NULL,
+        data BLOB NOT NULL,
+        PRIMARY KEY (tid, eid, nid, ds, tier, start)
+    ) WITHOUT ROWID;
+    CREATE INDEX hist_summaries_age ON hist_summaries (tier, stop);
+    CREATE INDEX hist_chunks_age ON hist_chunks (t_max);
+
+    CREATE TABLE retention_policies (
+        entity_type TEXT NOT NULL,
+        attribute TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        raw_days INTEGER,
+        hourly_days INTEGER,
+        daily_days INTEGER,
+        PRIMARY KEY (entity_type, attribute, scope)
+    );
     """,
 )
 
