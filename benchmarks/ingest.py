@@ -263,8 +263,8 @@ def main() -> int:
         target = TARGETS.get(key, (None, ""))[0]
         base_v = baseline.get(key)
         ratio = f"{value / base_v:7.2f}" if base_v else ""
-        print(f"{key:28} {value:10.1f} {target or '':>8} "
-              f"{base_v if base_v is not None else '':>10} {ratio}")
+        shown = f"{base_v:10.1f}" if base_v is not None else " " * 10
+        print(f"{key:28} {value:10.1f} {target or '':>8} {shown} {ratio}")
     return 0
 
 
