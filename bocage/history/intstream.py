@@ -120,6 +120,8 @@ def read_bytes(data: bytes | memoryview, pos: int) -> tuple[bytes, int]:
 
 def _difference(values: U64, order: int) -> U64:
     out = values
+    if not out.size:
+        return out
     for _ in range(order):
         shifted = np.empty_like(out)
         shifted[0] = 0
