@@ -68,6 +68,9 @@ class Delivery:
         #: (tenant, subscription id) with a message in flight: one at a time keeps
         #: a subscription's notifications in order
         self._subscriptions: set[tuple[str, str]] = set()
+        #: subscriptions settled since the last round (they may have more waiting)
+        self._settled: set[tuple[str, str]] = set()
+        self._rescan = True
         self._per_endpoint: Counter[str] = Counter()
         self._finished: list[Attempt] = []
         self._idle = threading.Event()
@@ -79,10 +82,15 @@ class Delivery:
         self._started.wait(10)
 
     def wake(self) -> None:
+        """New notifications were queued (or a caller waits): look at the whole outbox."""
         loop, event = self._loop, self._wake
         if loop is not None and event is not None and not loop.is_closed():
             with contextlib.suppress(RuntimeError):  # the loop closed meanwhile
-                loop.call_soon_threadsafe(event.set)
+                loop.call_soon_threadsafe(self._rescan_now, event)
+
+    def _rescan_now(self, event: asyncio.Event) -> None:
+        self._rescan = True
+        event.set()
 
     def stop(self) -> None:
         self._stopping = True
@@ -117,16 +125,20 @@ class Delivery:
             try:
                 while not self._stopping:
                     self._wake.clear()
-                    try:
-                        self._dispatch(http, mqtt)
+                    try:  # settle first: a settled subscription goes again at once
                         await self._settle()
+                        self._dispatch(http, mqtt)
                     except Exception:  # keep delivering: what failed stays queued
                         log.exception("notification delivery round failed")
                         await asyncio.sleep(1.0)
                     if not self._subscriptions:
                         self._idle.set()
-                    with contextlib.suppress(TimeoutError):
+                    if self._finished:
+                        continue
+                    try:
                         await asyncio.wait_for(self._wake.wait(), self._sleep())
+                    except TimeoutError:  # retries may have come due
+                        self._rescan = True
                 while self._subscriptions and self._finished is not None:  # let sends finish
                     await asyncio.sleep(0.05)
                     await self._settle()
@@ -136,17 +148,28 @@ class Delivery:
                 await mqtt.close()
 
     def _sleep(self) -> float:
-        if self._finished:
-            return 0.0
+        """Until the next retry is due (1 s at most). Notifications due now are
+        already known: they wait for their subscription's message in flight."""
         nxt = self._outbox.next_due()
-        if nxt is None:
+        if nxt is None or nxt <= time.time():
             return 1.0
-        return max(0.0, min(1.0, nxt - time.time()))
+        return min(1.0, nxt - time.time())
 
     def _dispatch(self, http: httpx.AsyncClient, mqtt: MqttClients) -> None:
+        """Start a message for every subscription with due notifications and a free
+        slot. The whole outbox is looked at when something new was queued or a
+        timer expired; otherwise (a message was settled) only the subscriptions
+        just settled are, by index: a backlog drains without rescanning it."""
         limit = self._policy.concurrency
         busy = [e for e, n in self._per_endpoint.items() if n >= limit]
-        for items in self._outbox.due(time.time(), MERGE, self._subscriptions, busy):
+        if self._rescan:
+            self._rescan = False
+            self._settled.clear()
+            groups = self._outbox.due(time.time(), MERGE, self._subscriptions, busy)
+        else:
+            keys, self._settled = self._settled - self._subscriptions, set()
+            groups = self._outbox.due_for(keys, time.time(), MERGE, busy)
+        for items in groups:
             endpoint = items[0].endpoint_key
             if self._per_endpoint[endpoint] >= limit:
                 continue
@@ -190,6 +213,9 @@ class Delivery:
         await asyncio.to_thread(self._outbox.settle, batch)
         for a in batch:
             self._subscriptions.discard((a.tenant, a.subscription_id))
+            self._settled.add((a.tenant, a.subscription_id))
+            if self._per_endpoint[a.endpoint_key] >= self._policy.concurrency:
+                self._rescan = True  # a busy endpoint's other subscriptions may go now
             self._per_endpoint[a.endpoint_key] -= 1
             if self._per_endpoint[a.endpoint_key] <= 0:
                 del self._per_endpoint[a.endpoint_key]
