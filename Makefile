@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: demo serve test check bench screenshots clean
+.PHONY: demo serve test check bench screenshots fuzz clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "bocage needs Python 3.11+")'
@@ -21,6 +21,10 @@ serve: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# schemathesis on /openapi.json with many more generated requests than `make test`
+fuzz: $(STAMP)
+	BOCAGE_FUZZ_EXAMPLES=$${BOCAGE_FUZZ_EXAMPLES:-200} $(PY) -m pytest -q tests/security/test_fuzz_openapi.py
 
 check: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -116,11 +116,13 @@ async def latencies(
     return out
 
 
-def wrk(base: str, script: str, seconds: int, connections: int, n: int) -> tuple[float, float]:
+def wrk(base: str, script: str, seconds: int, connections: int, n: int,
+        key: str) -> tuple[float, float]:
     """Run wrk with one of our Lua scripts; (requests/s, p95 ms)."""
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "-s", str(HERE / "wrk" / script), base],
-        capture_output=True, text=True, check=True, env={**os.environ, "BENCH_N": str(n)},
+        capture_output=True, text=True, check=True,
+        env={**os.environ, "BENCH_N": str(n), "BENCH_KEY": key},
     ).stdout
     rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
     result = re.search(r"RESULT p95_ms=([\d.]+) errors=(\d+)", out)
@@ -131,16 +133,19 @@ def wrk(base: str, script: str, seconds: int, connections: int, n: int) -> tuple
     return float(rate.group(1)), float(result.group(1))
 
 
-async def bench(base: str, pid: int, n_entities: int, quick: bool) -> dict[str, float]:
+async def bench(base: str, pid: int, n_entities: int, quick: bool,
+                key: str) -> dict[str, float]:
+    """Every request carries a platform-admin API key: authentication is measured too."""
     api = f"{base}/ngsi-ld/v1"
     results: dict[str, float] = {}
     use_wrk = shutil.which("wrk") is not None
     limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+    async with httpx.AsyncClient(timeout=60, limits=limits,
+                                 headers={"Authorization": f"Bearer {key}"}) as client:
         n_single = 500 if quick else 3000
         seconds = 3 if quick else 10
         if use_wrk:
-            results["create_per_s"], _ = wrk(base, "create.lua", seconds, 16, 0)
+            results["create_per_s"], _ = wrk(base, "create.lua", seconds, 16, 0, key)
         else:
             results["create_per_s"] = await timed_requests(client, [
                 ("POST", f"{api}/entities", {"json": entity(10_000_000 + i)})
@@ -159,7 +164,8 @@ async def bench(base: str, pid: int, n_entities: int, quick: bool) -> dict[str, 
 
         rnd = random.Random(7)
         if use_wrk:
-            results["partial_update_per_s"], _ = wrk(base, "update.lua", seconds, 16, n_entities)
+            results["partial_update_per_s"], _ = wrk(base, "update.lua", seconds, 16,
+                                                     n_entities, key)
         else:
             results["partial_update_per_s"] = await timed_requests(client, [
                 ("PATCH",
@@ -194,7 +200,7 @@ async def bench(base: str, pid: int, n_entities: int, quick: bool) -> dict[str, 
         results["query_geo_near_p95_ms"] = p95(geo)
         if use_wrk:
             _, results["retrieve_p95_ms"] = wrk(base, "retrieve.lua", seconds // 2 or 1, 1,
-                                                n_entities)
+                                                n_entities, key)
         else:
             by_id = await latencies(client, [
                 (f"{api}/entities/urn:ngsi-ld:WasteContainer:bench-{rnd.randrange(n_entities)}",
@@ -224,6 +230,9 @@ def serve_and_bench(database_url: str, n_entities: int, quick: bool) -> dict[str
     port = free_port()
     env = {**os.environ, "BOCAGE_DATABASE_URL": database_url,
            "BOCAGE_LOG_LEVEL": "WARNING", "BOCAGE_MAX_BATCH": "10000"}
+    key = subprocess.run([sys.executable, "-m", "bocage.cli", "keys", "create", "--role",
+                          "admin", "--scope", "/", "--name", "benchmark"], env=env,
+                         capture_output=True, text=True, check=True).stdout.strip()
     proc = subprocess.Popen([sys.executable, "-m", "bocage.cli", "serve", "--port", str(port)],
                             env=env)
     base = f"http://127.0.0.1:{port}"
@@ -236,7 +245,7 @@ def serve_and_bench(database_url: str, n_entities: int, quick: bool) -> dict[str
                 time.sleep(0.1)
         else:
             raise RuntimeError(f"bocage did not become ready on {database_url}")
-        return asyncio.run(bench(base, proc.pid, n_entities, quick))
+        return asyncio.run(bench(base, proc.pid, n_entities, quick, key))
     finally:
         proc.terminate()
         proc.wait(timeout=30)

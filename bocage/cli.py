@@ -35,6 +35,10 @@ def _serve(settings: Settings, seed_demo: bool) -> None:
     from bocage.storage.factory import open_store
 
     configure(settings.log_level)
+    if not settings.auth_on and not _loopback(settings.host):
+        typer.echo(f"bocage: BOCAGE_AUTH=off serves every caller as an administrator: it "
+                   f"listens on loopback only, not on {settings.host}", err=True)
+        raise typer.Exit(2)
     try:
         store = open_store(settings.database_url, settings.group_commit_ms,
                            history=settings.history_enabled,
@@ -45,10 +49,14 @@ def _serve(settings: Settings, seed_demo: bool) -> None:
     try:
         app_ = create_app(settings, store)
         if seed_demo:
-            from bocage.demo import seed
+            from bocage.demo import demo_keys, seed, write_keys
 
             created = seed(store, app_.state.services.contexts.core_term_map)
             log.info("demo entities loaded", extra={"entities_created": created})
+            if settings.auth_on:
+                keys = demo_keys(app_.state.security)
+                where = write_keys(keys, settings.database_url)
+                typer.echo(_demo_banner(keys, where))
         log.info(
             "bocage listening",
             extra={"url": f"http://{settings.host}:{settings.port}", "docs": "/docs"},
@@ -57,6 +65,26 @@ def _serve(settings: Settings, seed_demo: bool) -> None:
                     access_log=False)
     finally:
         store.close()
+
+
+def _loopback(host: str) -> bool:
+    import ipaddress
+
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _demo_banner(keys: dict[str, str], where: Path) -> str:
+    lines = ["", "Demo API keys (new at each start; the previous ones are revoked):"]
+    lines += [f"  {role:<7} {key}" for role, key in keys.items()]
+    lines += [f"Saved in {where}: `source {where}` then",
+              '  curl -H "Authorization: Bearer $BOCAGE_ADMIN_KEY" '
+              "http://127.0.0.1:8000/ngsi-ld/v1/entities", ""]
+    return "\n".join(lines)
 
 
 @app.command()
@@ -252,6 +280,17 @@ def devices_import(
 
 
 register_jscodec(app, devices_app)  # devices import-repo, codecs check / list
+
+
+def _register_access_commands() -> None:
+    from bocage.cli_access import audit_app, keys_app, users_app
+
+    app.add_typer(users_app, name="users")
+    app.add_typer(keys_app, name="keys")
+    app.add_typer(audit_app, name="audit")
+
+
+_register_access_commands()
 
 
 def main() -> None:

@@ -127,6 +127,32 @@ class Settings:
     #: seconds an MQTT broker keeps bocage's session (and queues its messages) while
     #: bocage is disconnected (MQTT 5 session expiry)
     mqtt_session_expiry: int = 7 * 24 * 3600
+    #: authentication: "on" (default) or "off" (local development only: loopback, all-seeing)
+    auth: str = "on"
+    #: scope whose entities anyone may read, anonymous callers included ("" = no open data)
+    open_data_scope: str = "/open"
+    #: hours a login session lasts
+    session_hours: float = 12.0
+    #: failed logins in a row that lock an account
+    login_max_failures: int = 5
+    #: minutes an account stays locked
+    lockout_minutes: float = 15.0
+    #: login / token attempts per minute and client address
+    login_rate_per_minute: int = 10
+    #: OpenID Connect issuer URL of the identity provider ("" = no OIDC login)
+    oidc_issuer: str = ""
+    #: OpenID Connect client id registered at the provider
+    oidc_client_id: str = ""
+    #: OpenID Connect client secret
+    oidc_client_secret: str = ""
+    #: this server's callback URL registered at the provider (…/auth/oidc/callback)
+    oidc_redirect_url: str = ""
+    #: ID token claim naming the local account
+    oidc_username_claim: str = "preferred_username"
+
+    @property
+    def auth_on(self) -> bool:
+        return self.auth.strip().lower() not in ("off", "false", "0", "no")
 
     def replace(self, **changes: Any) -> Settings:
         return dataclasses.replace(self, **changes)

@@ -35,9 +35,20 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def pages(base: str) -> dict[str, str]:
+def admin_headers(data: str) -> dict[str, str]:
+    """The platform administrator's key the demo wrote in demo-keys.env (pages show what
+    their visitor may see)."""
+    for line in (Path(data) / "demo-keys.env").read_text().splitlines():
+        name, _, key = line.removeprefix("export ").partition("=")
+        if name == "BOCAGE_ADMIN_KEY":
+            return {"Authorization": f"Bearer {key}"}
+    raise SystemExit("the demo wrote no admin key")
+
+
+def pages(base: str, headers: dict[str, str]) -> dict[str, str]:
     """Page name -> path, picking real equipment, commune and EPCI from the demo's data."""
-    rows = httpx.get(f"{base}/ui/carte/equipements.json", timeout=60).json()["markers"]
+    rows = httpx.get(f"{base}/ui/carte/equipements.json", timeout=60,
+                     headers=headers).json()["markers"]
     if not rows:
         raise SystemExit("the demo has no equipment to show")
     alarm = next((r for r in rows if r[4] == "alarm"), rows[0])
@@ -79,12 +90,14 @@ def main() -> int:
                     pass
                 time.sleep(0.2)
             time.sleep(args.wait)
-            targets = pages(base)
+            headers = admin_headers(tmp)
+            targets = pages(base, headers)
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
                                             args=["--no-sandbox", "--disable-dev-shm-usage"])
                 for size, (width, height) in SIZES.items():
-                    page = browser.new_page(viewport={"width": width, "height": height})
+                    page = browser.new_page(viewport={"width": width, "height": height},
+                                            extra_http_headers=headers)
                     for name, path in targets.items():
                         page.goto(base + path)
                         page.wait_for_load_state("networkidle")

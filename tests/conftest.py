@@ -9,6 +9,7 @@ from pathlib import Path
 
 import postgres_server
 import pytest
+from admin_client import admin_client
 from starlette.testclient import TestClient
 
 from bocage.api.app import create_app
@@ -51,7 +52,7 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 @pytest.fixture
 def client(settings: Settings, store: SQLiteStore) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, store), raise_server_exceptions=False) as c:
+    with admin_client(create_app(settings, store)) as c:
         yield c
 
 

@@ -89,3 +89,9 @@ def empty(db: Throwaway) -> None:
         subs = conn.execute("SELECT to_regclass('bocage_subscriptions') IS NOT NULL").fetchone()
         if subs and subs[0]:  # the subscription repository's own table
             conn.execute("TRUNCATE bocage_subscriptions RESTART IDENTITY")
+        access = [name for (name,) in conn.execute(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+            " AND tablename LIKE 'access\\_%'").fetchall()]
+        if access:  # accounts, keys, sessions, commands, audit (bocage.security)
+            conn.execute(sql.SQL("TRUNCATE {}").format(
+                sql.SQL(", ").join(sql.Identifier(t) for t in access)))

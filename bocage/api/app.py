@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import cast
@@ -10,9 +10,12 @@ from typing import cast
 from fastapi import FastAPI
 
 from bocage import __version__
+from bocage.api import access as access_api
 from bocage.api import (
+    apidocs,
     batch,
     codecs,
+    commands,
     contexts,
     deadletters,
     devices,
@@ -28,10 +31,16 @@ from bocage.api import (
 )
 from bocage.api.calls import run
 from bocage.api.fastpath import BocageApp, FastRoutes
-from bocage.api.services import Services
+from bocage.api.guard import Guard
+from bocage.api.services import Services, utc_now
 from bocage.connectors.mqtt.service import MqttConnectors
 from bocage.ingest.service import Ingestion
 from bocage.ngsild.context import ContextResolver
+from bocage.security.access_sql import open_access_store
+from bocage.security.access_store import AccessStore
+from bocage.security.oidc import OidcClient, OidcConfig
+from bocage.security.scoped_store import PrincipalStore
+from bocage.security.service import Security
 from bocage.settings import Settings
 from bocage.storage.base import Store
 from bocage.storage.history_base import HistoryStore
@@ -42,28 +51,49 @@ from bocage.subscriptions.repository import open_repository
 from bocage.supervision.service import Supervisor
 from bocage.web import pages
 
+log = logging.getLogger("bocage")
+
 NGSI_LD_PREFIX = "/ngsi-ld/v1"
 
 
-def create_app(settings: Settings, store: Store, services: Services | None = None) -> FastAPI:
-    """Build the ASGI app around an open store. The caller owns the store's lifetime.
+def create_app(settings: Settings, store: Store, access: AccessStore | None = None) -> FastAPI:
+    """Build the ASGI app around an open store. The caller owns the store's lifetime;
+    the access store (accounts, keys, audit) is opened on the same database unless
+    given, and then closed with the app.
 
     Every write goes through an :class:`ObservedStore`, so subscriptions see the
-    changes of the NGSI-LD routes, batch operations and ingestion alike.
+    changes of the NGSI-LD routes, batch operations and ingestion alike; routes see
+    it through the caller's scopes (:class:`PrincipalStore`), while ingestion, the
+    supervisor's evaluation and the notifier work on it directly.
     """
-    if services is None:
-        resolver = ContextResolver(
-            store_get=store.get_context,
-            store_put=store.put_context,
-            timeout=settings.context_fetch_timeout,
-            max_bytes=settings.context_max_bytes,
-        )
-        services = Services(settings=settings, store=store, contexts=resolver)
-    backend = services.store
-    notifier = Notifier(settings, backend, open_repository(backend), services.contexts.resolve,
-                        services.now)
-    services = dataclasses.replace(services, store=ObservedStore(backend, notifier))
-    store = services.store
+    owns_access = access is None
+    access = open_access_store(store) if access is None else access
+    resolver = ContextResolver(
+        store_get=store.get_context,
+        store_put=store.put_context,
+        timeout=settings.context_fetch_timeout,
+        max_bytes=settings.context_max_bytes,
+    )
+    backend = store
+    notifier = Notifier(settings, backend, open_repository(backend), resolver.resolve,
+                        utc_now)
+    store = ObservedStore(backend, notifier)
+    security = Security(access, utc_now, session_hours=settings.session_hours,
+                        max_failures=settings.login_max_failures,
+                        lockout_minutes=settings.lockout_minutes)
+    oidc = None
+    if settings.oidc_issuer:
+        oidc = OidcClient(OidcConfig(settings.oidc_issuer, settings.oidc_client_id,
+                                     settings.oidc_client_secret, settings.oidc_redirect_url,
+                                     settings.oidc_username_claim))
+    services = Services(settings=settings, store=PrincipalStore(store, settings.open_data_scope),
+                        contexts=resolver, security=security, oidc=oidc)
+    guard = Guard(security, auth=settings.auth_on, max_body=settings.max_body_bytes,
+                  login_per_minute=settings.login_rate_per_minute,
+                  tiles_url=settings.map_tiles_url)
+    if not settings.auth_on:
+        log.warning("authentication is OFF (BOCAGE_AUTH=off): every caller is an all-seeing "
+                    "administrator; for local development only")
     fast = FastRoutes()
     ingestion = Ingestion(settings, store, services.contexts.core_term_map, services.now)
     compactor = Compactor(
@@ -72,7 +102,9 @@ def create_app(settings: Settings, store: Store, services: Services | None = Non
         every=settings.history_compact_every_seconds if settings.history_enabled else 0,
         retention_every=settings.history_retention_every_seconds,
     )
-    supervisor = Supervisor(services.store, services.contexts.core_term_map, services.now,
+    # the supervisor works on the raw store in the background; routes get views of it
+    # through the caller's scopes (Supervisor.over)
+    supervisor = Supervisor(store, services.contexts.core_term_map, services.now,
                             escalate_after_minutes=settings.escalate_after_minutes,
                             tick_seconds=settings.supervision_tick_seconds)
     metrics = ops.Metrics()
@@ -96,14 +128,19 @@ def create_app(settings: Settings, store: Store, services: Services | None = Non
             await run(ingestion.close)
             await run(notifier.close)
             await run(notifier.repository.close)
+            if owns_access:
+                access.close()
 
     app = BocageApp(
         fast,
+        guard,
         lifespan=lifespan,
         # our own Prometheus metrics cover this; FastAPI's OpenTelemetry hooks cost
         # a provider look-up on every request
         telemetry={"tracing": False, "metrics": False, "logs": False},
         title="bocage",
+        docs_url=None,  # ours, without inline script (apidocs)
+        redoc_url=None,
         version=__version__,
         summary="Territorial data hypervisor: NGSI-LD context API",
         description=(
@@ -117,6 +154,7 @@ def create_app(settings: Settings, store: Store, services: Services | None = Non
     app.state.supervisor = supervisor
     app.state.notifier = notifier
     app.state.mqtt = mqtt
+    app.state.security = security
     errors.install(app)
     # Routes go straight into the app's route list, hottest first: FastAPI matches
     # included routers route by route through extra layers (measured: ~40 % of a
@@ -133,9 +171,12 @@ def create_app(settings: Settings, store: Store, services: Services | None = Non
         ingest.build_router(services, ingestion, fast),
         devices.build_router(services, ingestion),
         codecs.build_router(ingestion),
-        deadletters.build_router(ingestion, settings.max_limit),
+        deadletters.build_router(ingestion, settings.max_limit, services.store),
         supervision.build_router(services, supervisor),
+        access_api.build_router(services),
+        commands.build_router(services),
         pages.build_router(services, supervisor),
+        apidocs.build_router(),
     ):
         app.router.routes.extend(router.routes)
     app.router.routes.append(pages.mount_static())

@@ -12,6 +12,7 @@ from bocage.api.calls import run
 from bocage.api.negotiation import JSON_LD, json_response, read_json
 from bocage.api.services import Services
 from bocage.domain.errors import BadRequestData, ResourceNotFound
+from bocage.security.scoped_store import current_principal
 
 
 def build_router(services: Services, prefix: str = "") -> APIRouter:
@@ -23,6 +24,8 @@ def build_router(services: Services, prefix: str = "") -> APIRouter:
         body = await read_json(request, services.settings.context_max_bytes)
         base = str(request.base_url).rstrip("/") + "/ngsi-ld/v1/jsonldContexts"
         _, url = await run(lambda: resolver.add_hosted(body, base))
+        await run(lambda: services.security.audit(current_principal().name, "context.create",
+                                                  url))
         return Response(status_code=201, headers={"Location": url})
 
     @router.get("", summary="List @contexts")
@@ -49,11 +52,14 @@ def build_router(services: Services, prefix: str = "") -> APIRouter:
     @router.delete("/{context_id:path}", status_code=204, summary="Delete or reload a @context")
     async def delete_context(context_id: str, request: Request) -> Response:
         key = unquote(context_id)
+        actor = current_principal().name
         if request.query_params.get("reload", "false").lower() == "true":
             await run(lambda: resolver.reload(key))
+            await run(lambda: services.security.audit(actor, "context.reload", key))
             return Response(status_code=204)
         if not await run(lambda: resolver.delete(key)):
             raise ResourceNotFound(f"no @context {key}")
+        await run(lambda: services.security.audit(actor, "context.delete", key))
         return Response(status_code=204)
 
     return router

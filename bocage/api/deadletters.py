@@ -8,9 +8,14 @@ from starlette.responses import Response
 
 from bocage.api.calls import run
 from bocage.api.negotiation import json_response
+from bocage.devices.catalogue import TENANT
+from bocage.devices.records import device_id
+from bocage.domain.access import Action
 from bocage.domain.errors import BadRequestData, BocageError, ResourceNotFound
-from bocage.ingest.deadletters import OPEN, REASONS, REPLAYED, DeadLetterQuery
+from bocage.ingest.deadletters import OPEN, REASONS, REPLAYED, DeadLetter, DeadLetterQuery
 from bocage.ingest.service import Ingestion
+from bocage.security.scoped_store import current_principal
+from bocage.storage.base import Store
 
 
 class StillFailing(BocageError):
@@ -23,13 +28,35 @@ def int_param(raw: str | None, name: str, default: int, hi: int) -> int:
     """A query or path parameter that must be an integer in [0, hi]."""
     if raw is None:
         return default
-    if not raw.isdigit() or not 0 <= int(raw) <= hi:
+    if not (raw.isascii() and raw.isdigit()) or not 0 <= int(raw) <= hi:
         raise BadRequestData(f"{name} must be an integer in [0, {hi}]")
     return int(raw)
 
 
-def build_router(ingestion: Ingestion, max_limit: int) -> APIRouter:
+def letter_visible(store: Store, letter: DeadLetter) -> bool:
+    """Whether the current principal may see a dead letter: with devices.read on ``/``,
+    every letter; with devices.read on some scopes, the letters of the devices it sees
+    through ``store`` (the scoped store); otherwise none."""
+    where = current_principal().scopes(Action.DEVICES_READ)
+    if where is None:
+        return True
+    eui = letter.record.dev_eui
+    return bool(where) and bool(eui) and store.get(TENANT, device_id(eui)) is not None
+
+
+def build_router(ingestion: Ingestion, max_limit: int, store: Store) -> APIRouter:
+    """``store`` is the scoped store: a caller sees the dead letters of the devices it
+    sees; letters of unknown devices only a platform-wide role sees."""
     router = APIRouter(prefix="/api/dead-letters", tags=["Dead letters"])
+
+    def visible(letter: DeadLetter) -> bool:
+        return letter_visible(store, letter)
+
+    async def get_visible(ident: int, letter_id: str) -> DeadLetter:
+        letter = await run(lambda: ingestion.inbox.dead_letter(ident))
+        if letter is None or not await run(lambda: visible(letter)):
+            raise ResourceNotFound(f"no dead letter {letter_id}")
+        return letter
 
     @router.get("", summary="List dead letters (filters: status, reason, devEui, source)")
     async def list_letters(request: Request) -> Response:
@@ -43,20 +70,20 @@ def build_router(ingestion: Ingestion, max_limit: int) -> APIRouter:
                                 source=p.get("source"),
                                 limit=int_param(p.get("limit"), "limit", 100, max_limit),
                                 offset=int_param(p.get("offset"), "offset", 0, 2**31))
-        letters = await run(lambda: ingestion.inbox.dead_letters(query))
+        letters = await run(lambda: [d for d in ingestion.inbox.dead_letters(query)
+                                     if visible(d)])
         return json_response([d.to_json() for d in letters])
 
     @router.get("/{letter_id}", summary="Get one dead letter, with its envelope")
     async def get_letter(letter_id: str) -> Response:
         ident = int_param(letter_id, "dead letter id", 0, 2**62)
-        letter = await run(lambda: ingestion.inbox.dead_letter(ident))
-        if letter is None:
-            raise ResourceNotFound(f"no dead letter {letter_id}")
+        letter = await get_visible(ident, letter_id)
         return json_response(letter.to_json(with_raw=True))
 
     @router.post("/{letter_id}/replay", summary="Process a dead letter again")
     async def replay(letter_id: str) -> Response:
         ident = int_param(letter_id, "dead letter id", 0, 2**62)
+        await get_visible(ident, letter_id)
         letter = await run(lambda: ingestion.replay(ident))
         if letter.status != REPLAYED:
             raise StillFailing(f"still failing: {letter.reason}: {letter.detail}",

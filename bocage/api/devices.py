@@ -18,11 +18,14 @@ from bocage.devices.records import device_from_entity, device_from_json, device_
 from bocage.domain.errors import BadRequestData, ResourceNotFound
 from bocage.ingest.record import Uplink
 from bocage.ingest.service import Ingestion
+from bocage.security.scoped_store import current_principal
 
 
 def build_router(services: Services, ingestion: Ingestion) -> APIRouter:
     router = APIRouter(prefix="/api", tags=["Device catalogue"])
-    cat = ingestion.catalogue
+    cat = ingestion.catalogue  # device models: platform-wide
+    devices = cat.over(services.store)  # devices: through the caller's scopes
+    security = services.security
     terms = services.contexts.core_term_map
     max_body = services.settings.max_body_bytes
 
@@ -37,6 +40,8 @@ def build_router(services: Services, ingestion: Ingestion) -> APIRouter:
         spec = spec_from_json(await read_json(request, max_body))
         await run(ingestion.start)
         await run(lambda: cat.add_model(spec))
+        await run(lambda: security.audit(current_principal().name, "device-model.create",
+                                         spec.id))
         return Response(status_code=201, headers={"Location": f"/api/device-models/{spec.id}"})
 
     @router.get("/device-models/{model_id}", summary="Get a device model")
@@ -51,11 +56,13 @@ def build_router(services: Services, ingestion: Ingestion) -> APIRouter:
                    summary="Delete a device model")
     async def delete_model(model_id: str) -> Response:
         await run(lambda: cat.delete_model(model_id))
+        await run(lambda: security.audit(current_principal().name, "device-model.delete",
+                                         model_id))
         return Response(status_code=204)
 
     @router.get("/devices", summary="List devices")
     async def list_devices() -> Response:
-        entities = await run(cat.devices)
+        entities = await run(devices.devices)
         return json_response([{**device_from_entity(e, terms).to_json(),
                                **device_status(e, terms)} for e in entities])
 
@@ -68,12 +75,12 @@ def build_router(services: Services, ingestion: Ingestion) -> APIRouter:
         if isinstance(model, str) and model and spec is None:
             raise BadRequestData(f"unknown device model {model!r}")
         dev = device_from_json(body, spec.target_type if spec else None)
-        await run(lambda: cat.add_device(dev))
+        await run(lambda: devices.add_device(dev))
         return Response(status_code=201, headers={"Location": f"/api/devices/{dev.dev_eui}"})
 
     @router.get("/devices/{dev_eui}", summary="Get a device")
     async def get_device(dev_eui: str) -> Response:
-        entity = cat.device_entity(dev_eui)
+        entity = await run(lambda: devices.device_entity(dev_eui))
         if entity is None:
             raise ResourceNotFound(f"no device {dev_eui}")
         return json_response({**device_from_entity(entity, terms).to_json(),
@@ -92,7 +99,7 @@ def build_router(services: Services, ingestion: Ingestion) -> APIRouter:
 
     @router.delete("/devices/{dev_eui}", status_code=204, summary="Delete a device")
     async def delete_device(dev_eui: str) -> Response:
-        await run(lambda: cat.delete_device(dev_eui))
+        await run(lambda: devices.delete_device(dev_eui))
         return Response(status_code=204)
 
     return router

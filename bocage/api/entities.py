@@ -97,7 +97,7 @@ def build_router(
         return json_response(body, media=media, context=ld.context, headers=headers)
 
     @router.get("/entities/{entity_id:path}/attrs/{attr}", include_in_schema=False)
-    async def _no_get_attr(entity_id: str, attr: str) -> Response:
+    async def _no_get_attr(entity_id: str, attr: str, request: Request) -> Response:
         return method_not_allowed(["PATCH", "PUT", "DELETE"])
 
     @router.get("/entities/{entity_id:path}", summary="Retrieve an entity",

@@ -11,7 +11,14 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
-from bocage.domain.errors import BocageError, InvalidRequest, ResourceNotFound, ServiceUnavailable
+from bocage.domain.errors import (
+    BocageError,
+    InvalidRequest,
+    ResourceNotFound,
+    ServiceUnavailable,
+    TooManyRequests,
+    Unauthorized,
+)
 
 PROBLEM = "application/problem+json"
 log = logging.getLogger("bocage.api")
@@ -19,8 +26,10 @@ log = logging.getLogger("bocage.api")
 
 def problem_response(err: BocageError, headers: dict[str, str] | None = None) -> Response:
     hdrs = dict(headers or {})
-    if isinstance(err, ServiceUnavailable):
+    if isinstance(err, ServiceUnavailable | TooManyRequests):
         hdrs["Retry-After"] = str(err.retry_after)
+    elif isinstance(err, Unauthorized):
+        hdrs.setdefault("WWW-Authenticate", 'Bearer realm="bocage"')
     return Response(orjson.dumps(err.problem()), status_code=err.status, media_type=PROBLEM,
                     headers=hdrs)
 

@@ -24,6 +24,7 @@ from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from bocage.api.errors import problem_response
+from bocage.api.guard import Guard, guarded
 from bocage.domain.errors import BocageError
 
 log = logging.getLogger("bocage.api")
@@ -85,18 +86,23 @@ class FastRoutes:
 class BocageApp(FastAPI):
     """FastAPI, with the hot routes answered before its machinery."""
 
-    def __init__(self, fast: FastRoutes, **kwargs: Any) -> None:
+    def __init__(self, fast: FastRoutes, guard: Guard, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.fast = fast
+        self.guard = guard
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            send = _echo_tenant(scope, send)
-            if await self.fast.handle(scope, receive, send):
-                return
-        elif scope["type"] == "lifespan":  # the server starts serving this app
+            # every request, fast path included, passes the guard first
+            await guarded(self.guard, scope, receive, _echo_tenant(scope, send), self._serve)
+            return
+        if scope["type"] == "lifespan":  # the server starts serving this app
             tune_gc()
         await super().__call__(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not await self.fast.handle(scope, receive, send):
+            await super().__call__(scope, receive, send)
 
 
 #: gen0 threshold of a serving process (CPython's default is 700 allocations).

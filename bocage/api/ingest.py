@@ -24,15 +24,9 @@ from bocage.api.negotiation import JSON, UnsupportedMediaType, json_response, me
 from bocage.api.services import Services
 from bocage.connectors.chirpstack.envelope import parse_event
 from bocage.connectors.tts.envelope import parse_message
-from bocage.domain.errors import BocageError, InvalidRequest, ResourceNotFound
+from bocage.domain.errors import InvalidRequest, ResourceNotFound, Unauthorized
 from bocage.ingest.record import Uplink
 from bocage.ingest.service import Ingestion
-
-
-class Unauthorized(BocageError):
-    type_name = "Unauthorized"
-    status = 401
-    title = "Unauthorized"
 
 
 def check_secret(request: Request, secret: str, setting: str) -> None:

@@ -7,6 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from bocage.ngsild.context import ContextResolver
+from bocage.security.oidc import OidcClient
+from bocage.security.service import Security
 from bocage.settings import Settings
 from bocage.storage.base import Store
 
@@ -28,7 +30,16 @@ def _utc_now() -> str:
 @dataclass(frozen=True)
 class Services:
     settings: Settings
+    #: the store as the current request's principal may see it (a PrincipalStore)
     store: Store
     contexts: ContextResolver
+    #: accounts, keys, sessions, audit
+    security: Security
+    #: OpenID Connect login, when configured
+    oidc: OidcClient | None
     #: the clock, as an ISO UTC string (tests may pass a fixed one)
     now: Callable[[], str] = field(default=_utc_now)
+
+
+def utc_now() -> str:
+    return _utc_now()

@@ -70,7 +70,11 @@ def _statuses(raw: str | None, allowed: tuple[str, ...]) -> tuple[str, ...]:
 
 
 def build_router(services: Services, supervisor: Supervisor) -> APIRouter:
+    """Alarms and interventions through the caller's scopes; rules (platform
+    configuration) on the supervisor itself."""
     router = APIRouter(prefix="/api", tags=["Supervision"])
+    rules_of = supervisor
+    supervisor = supervisor.over(services.store)
     max_body = services.settings.max_body_bytes
 
     # ------------------------------------------------------------------ alarms
@@ -169,7 +173,7 @@ def build_router(services: Services, supervisor: Supervisor) -> APIRouter:
 
     @router.get("/rules", summary="List supervision rules (built-in and stored)")
     async def list_rules(request: Request) -> Response:
-        rules = await run(lambda: supervisor.rules(_tenant(request)))
+        rules = await run(lambda: rules_of.rules(_tenant(request)))
         return json_response([rule_to_json(r) for r in rules])
 
     @router.put("/rules/{rule_id}", summary="Create or replace a rule (compiled first)")
@@ -178,13 +182,13 @@ def build_router(services: Services, supervisor: Supervisor) -> APIRouter:
         if isinstance(body, dict) and body.get("id", rule_id) != rule_id:
             raise BadRequestData("the rule's id must be the one in the path")
         data = {**body, "id": rule_id} if isinstance(body, dict) else body
-        rule = await run(lambda: supervisor.put_rule(_tenant(request), data))
+        rule = await run(lambda: rules_of.put_rule(_tenant(request), data))
         return json_response(rule_to_json(rule))
 
     @router.delete("/rules/{rule_id}", status_code=204,
                    summary="Delete a stored rule (a built-in one returns to its default)")
     async def delete_rule(request: Request, rule_id: str) -> Response:
-        await run(lambda: supervisor.delete_rule(_tenant(request), rule_id))
+        await run(lambda: rules_of.delete_rule(_tenant(request), rule_id))
         return Response(status_code=204)
 
     return router

@@ -34,11 +34,17 @@ TENANT = ""  # the catalogue lives in the default tenant until tenancy per commu
 
 class Catalogue:
     def __init__(self, store: Store, terms: Terms, codecs: CodecRegistry,
-                 now: Callable[[], str]) -> None:
+                 now: Callable[[], str], models: Catalogue | None = None) -> None:
         self._store = store
         self._terms = terms
         self._codecs = codecs
         self._now = now
+        self._models = models
+
+    def over(self, store: Store) -> Catalogue:
+        """The same catalogue reading and writing devices through ``store`` (a scoped
+        store: what a caller may see); device models, platform-wide, still come from here."""
+        return Catalogue(store, self._terms, self._codecs, self._now, models=self)
 
     # -- reads ------------------------------------------------------------
 
@@ -56,6 +62,8 @@ class Catalogue:
         return self._get(device_id(eui))
 
     def model(self, ident: str) -> ModelSpec | None:
+        if self._models is not None:
+            return self._models.model(ident)
         entity = self._get(model_id(ident))
         return None if entity is None else model_from_entity(entity, self._terms)
 
@@ -105,8 +113,11 @@ class Catalogue:
             raise BadRequestData("the device needs an assetId")
         now = self._now()
         device = parse_entity(device_entity(dev), self._terms)
-        asset_body = {"id": dev.asset_id, "type": spec.target_type,
-                      "refDevice": {"type": "Relationship", "object": dev.id}}
+        asset_body: dict[str, object] = {
+            "id": dev.asset_id, "type": spec.target_type,
+            "refDevice": {"type": "Relationship", "object": dev.id}}
+        if dev.scope:
+            asset_body["scope"] = list(dev.scope)
         if dev.location is not None:
             asset_body["location"] = {
                 "type": "GeoProperty",
@@ -114,11 +125,12 @@ class Catalogue:
         asset = parse_entity(asset_body, self._terms)
         if self._get(dev.id) is not None:
             raise AlreadyExists(f"device {dev.dev_eui} already exists", instance=dev.id)
-        self._check(self._apply([
-            Mutation(dev.id, mut.create(device, now)),
-            # an existing equipment entity keeps its own location; only the link is added
-            Mutation(dev.asset_id, _create_or_link(asset, now)),
-        ]))
+        # the equipment first, on its own: through a scoped store it may be refused (another
+        # commune's entity), and then no device may exist that would feed it uplinks.
+        # An existing equipment entity keeps its own location and scopes; only the link
+        # is added.
+        self._check(self._apply([Mutation(dev.asset_id, _create_or_link(asset, now))]))
+        self._check(self._apply([Mutation(dev.id, mut.create(device, now))]))
 
     def delete_device(self, eui: str) -> None:
         """Forget the device; the equipment entity and its data stay."""
@@ -149,7 +161,7 @@ def all_of_type(store: Store, terms: Terms, type_name: str) -> list[Entity]:
 
 def _create_or_link(asset: Entity, now: str) -> MutationFn:
     create = mut.create(asset, now)
-    link = {k: v for k, v in asset.items() if k != "location"}
+    link = {k: v for k, v in asset.items() if k not in ("location", "scope")}
     merge = mut.merge(link, now, upsert=True)
 
     def fn(current: Entity | None) -> Entity | _Delete:

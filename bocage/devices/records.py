@@ -19,6 +19,7 @@ from bocage.codecs.model import ModelSpec, spec_from_json
 from bocage.domain.entity import Entity, instance_value
 from bocage.domain.errors import BadRequestData
 from bocage.domain.terms import Terms
+from bocage.ngsild.scopeq import validate_scope
 
 DEVICE_PREFIX = "urn:ngsi-ld:Device:"
 MODEL_PREFIX = "urn:ngsi-ld:DeviceModel:"
@@ -50,6 +51,9 @@ class DeviceRecord:
     reporting_interval: int = 0
     #: handed to the decoder, over the model's defaults
     configuration: dict[str, Any] = field(default_factory=dict)
+    #: territorial scopes (``/FR/01/240100883/01004``) of the device and of the
+    #: equipment entity created for it: who may see and manage them
+    scope: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -60,6 +64,7 @@ class DeviceRecord:
             "id": self.id, "devEui": self.dev_eui, "name": self.name, "model": self.model,
             "assetId": self.asset_id, "commune": self.commune,
             "reportingInterval": self.reporting_interval, "configuration": self.configuration,
+            "scope": list(self.scope),
         }
         if self.location is not None:
             out["location"] = {"longitude": self.location[0], "latitude": self.location[1]}
@@ -90,9 +95,17 @@ def device_from_json(data: object, target_type: str | None = None) -> DeviceReco
     config = data.get("configuration") or {}
     if not isinstance(config, dict):
         raise BadRequestData("configuration must be a JSON object")
+    scope = data.get("scope") or []
+    if isinstance(scope, str):
+        scope = [scope]
+    if not isinstance(scope, list):
+        raise BadRequestData("scope must be a scope path or a list of them")
+    for s in scope:
+        validate_scope(s)
     return DeviceRecord(dev_eui=eui.upper(), model=model, name=str(data.get("name") or ""),
                         asset_id=asset, location=_location(data.get("location")),
-                        commune=commune, reporting_interval=interval, configuration=config)
+                        commune=commune, reporting_interval=interval, configuration=config,
+                        scope=tuple(dict.fromkeys(scope)))
 
 
 def _location(raw: object) -> tuple[float, float] | None:
@@ -122,6 +135,8 @@ def device_entity(dev: DeviceRecord) -> dict[str, Any]:
     if dev.location is not None:
         body["location"] = {"type": "GeoProperty",
                             "value": {"type": "Point", "coordinates": list(dev.location)}}
+    if dev.scope:
+        body["scope"] = list(dev.scope)
     if dev.commune:
         body["communeCode"] = {"type": "Property", "value": dev.commune}
     if dev.reporting_interval:
@@ -145,6 +160,7 @@ def device_from_entity(entity: Entity, terms: Terms) -> DeviceRecord:
         location=(coords[0], coords[1]) if isinstance(coords, list) else None,
         commune=value("communeCode") or "", reporting_interval=value("reportingInterval") or 0,
         configuration=value("configuration") or {},
+        scope=tuple(entity.get("scope") or ()),
     )
 
 

@@ -6,13 +6,17 @@ place (``bocage.api.errors``)::
     BocageError
     ├── InvalidRequest            400  (syntax: malformed JSON, bad query string)
     ├── BadRequestData            400  (well-formed but semantically wrong)
-    ├── ResourceNotFound          404
+    ├── Unauthorized              401  (no or bad credentials)
+    ├── Forbidden                 403  (authenticated, but the role does not allow it)
+    ├── ResourceNotFound          404  (also: outside the caller's scopes)
     ├── NonexistentTenant         404
     ├── AlreadyExists             409
     ├── OperationNotSupported     422
     ├── LdContextNotAvailable     503
     ├── TooComplexQuery           403
     ├── TooManyResults            403
+    ├── PayloadTooLarge           413
+    ├── TooManyRequests           429  (rate limits)
     └── ServiceUnavailable        503  (back-pressure, database down)
 """
 
@@ -65,6 +69,34 @@ class ResourceNotFound(BocageError):
     type_name = "ResourceNotFound"
     status = 404
     title = "Resource not found"
+
+
+class Unauthorized(BocageError):
+    type_name = "Unauthorized"
+    status = 401
+    title = "Unauthorized"
+
+
+class Forbidden(BocageError):
+    type_name = "Forbidden"
+    status = 403
+    title = "Forbidden"
+
+
+class PayloadTooLarge(BocageError):
+    type_name = "PayloadTooLarge"
+    status = 413
+    title = "Payload too large"
+
+
+class TooManyRequests(BocageError):
+    type_name = "TooManyRequests"
+    status = 429
+    title = "Too many requests"
+
+    def __init__(self, detail: str, retry_after: int = 60, **extra: object) -> None:
+        super().__init__(detail, **extra)
+        self.retry_after = retry_after
 
 
 class NonexistentTenant(BocageError):

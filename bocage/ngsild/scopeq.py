@@ -21,7 +21,9 @@ from typing import Final
 
 from bocage.domain.errors import BadRequestData, InvalidRequest
 
-__all__ = ["MAX_GROUPS", "ScopeQ", "parse_scope_q", "scope_matches", "validate_scope"]
+__all__ = [
+    "MAX_GROUPS", "ScopeQ", "and_scope_q", "parse_scope_q", "scope_matches", "validate_scope",
+]
 
 ScopeQ = tuple[tuple[str, ...], ...]
 
@@ -87,6 +89,15 @@ def _match(pattern: tuple[str, ...], scope: tuple[str, ...]) -> bool:
         if i >= len(scope) or (level != "+" and level != scope[i]):
             return False
     return len(pattern) == len(scope)
+
+
+def and_scope_q(a: ScopeQ, b: ScopeQ) -> ScopeQ:
+    """``a AND b`` (an empty scopeQ is "no condition")."""
+    if not a:
+        return b
+    if not b:
+        return a
+    return _and([a, b])
 
 
 def _and(groups: list[ScopeQ]) -> ScopeQ:

@@ -15,6 +15,7 @@ so no duplicate is raised).
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import logging
 import queue
@@ -66,6 +67,15 @@ class Supervisor:
         self._timer: threading.Thread | None = None
         self._stop = threading.Event()
         self._short: dict[str, str] = {}
+
+    def over(self, store: Store) -> Supervisor:
+        """This supervisor reading and writing alarms and interventions through
+        ``store`` (a scoped store: what a caller may see and change). It shares the
+        evaluation state and locks; only the background work (``start``) and rule
+        management belong on the supervisor over the raw store."""
+        view = copy.copy(self)
+        view.store = store
+        return view
 
     # --------------------------------------------------------------- lifecycle
 

@@ -26,7 +26,9 @@ from starlette.staticfiles import StaticFiles
 from bocage import __version__
 from bocage.api.calls import run
 from bocage.api.services import Services
+from bocage.domain.access import ANONYMOUS, Action, Principal
 from bocage.domain.errors import NonexistentTenant
+from bocage.security.scoped_store import acting_as, current_principal
 from bocage.supervision.records import ALARM_OPEN, Alarm, Intervention
 from bocage.supervision.rules import SEVERITIES
 from bocage.supervision.service import Supervisor
@@ -56,6 +58,8 @@ def _environment() -> Environment:
 
 
 def build_router(services: Services, supervisor: Supervisor | None = None) -> APIRouter:
+    # alarms and interventions through the visitor's scopes
+    supervisor = supervisor.over(services.store) if supervisor is not None else None
     router = APIRouter(prefix="/ui", include_in_schema=False)
     env = _environment()
     offline_after = dt.timedelta(hours=services.settings.offline_after_hours)
@@ -67,18 +71,31 @@ def build_router(services: Services, supervisor: Supervisor | None = None) -> AP
     def tenant_of(request: Request) -> str:
         return request.headers.get("NGSILD-Tenant", "")
 
-    def load(tenant: str) -> list[Equipment]:
-        try:
-            items = View(services.store, tenant, services.contexts.core_term_map,
-                         offline_after).equipment()
-        except NonexistentTenant:
-            return []
-        if supervisor is None:
-            return items
-        # open alarms and interventions in progress say more than the entity's own state
-        alarms = {a.source: a for a in supervisor.alarms(tenant, status=ALARM_OPEN)}
-        working = {i.equipment for i in supervisor.interventions(tenant,
-                                                                 status=("inProgress",))}
+    # Visitors see what their grants let them read (the store is scoped), so summaries
+    # are kept per tenant *and* per set of read scopes: visitors with the same read
+    # scopes see the same entities and share them. The refresh thread acts as such a
+    # visitor (a new thread does not inherit the request's principal).
+    viewers: dict[str, Principal] = {}
+
+    def view_key(request: Request) -> str:
+        scopes = current_principal().scopes(Action.ENTITIES_READ)
+        seen = "*" if scopes is None else "|".join(sorted(scopes))
+        return f"{tenant_of(request)}\x00{seen}"
+
+    def load(key: str) -> list[Equipment]:
+        tenant = key.split("\x00", 1)[0]
+        with acting_as(viewers.get(key, ANONYMOUS)):
+            try:
+                items = View(services.store, tenant, services.contexts.core_term_map,
+                             offline_after).equipment()
+            except NonexistentTenant:
+                return []
+            if supervisor is None:
+                return items
+            # open alarms and interventions in progress say more than the entity's own state
+            alarms = {a.source: a for a in supervisor.alarms(tenant, status=ALARM_OPEN)}
+            working = {i.equipment for i in supervisor.interventions(tenant,
+                                                                     status=("inProgress",))}
         return [with_supervision(i, alarms, working) for i in items]
 
     summaries = SummaryCache(load, services.settings.ui_cache_seconds)
@@ -92,12 +109,14 @@ def build_router(services: Services, supervisor: Supervisor | None = None) -> AP
         html = env.get_template(template).render(
             t=t, lang=t.lang, languages=LANGUAGES, path=request.url.path,
             query=str(request.url.query), version=__version__, domains=DOMAINS,
-            statuses=STATUSES, settings=services.settings, **values)
+            statuses=STATUSES, settings=services.settings, viewer=current_principal(),
+            **values)
         return HTMLResponse(html, status_code=status)
 
     async def equipment(request: Request) -> list[Equipment]:
-        tenant = tenant_of(request)
-        return await run(lambda: summaries.get(tenant))
+        key = view_key(request)
+        viewers[key] = current_principal()
+        return await run(lambda: summaries.get(key))
 
     @router.get("/", summary="Overview")
     async def overview(request: Request) -> Response:
@@ -142,7 +161,7 @@ def build_router(services: Services, supervisor: Supervisor | None = None) -> AP
     async def map_data(request: Request) -> Response:
         items = await equipment(request)
         t = translator(request)
-        key = (tenant_of(request), t.lang)
+        key = (view_key(request), t.lang)
         made = map_json.get(key)
         if made is None or made[0] is not items:  # the summaries were refreshed
             made = map_json[key] = (items, markers_json(items, t))
@@ -249,6 +268,9 @@ def build_router(services: Services, supervisor: Supervisor | None = None) -> AP
         t = translator(request)
         if params.get("format") == "csv":
             text = to_csv(table, t, lambda v: cell(t, "", v, for_csv=True))
+            actor = current_principal().name
+            await run(lambda: services.security.audit(actor, "export", f"dashboard:{slug}", {
+                "epci": epci, "commune": commune, "rows": len(table.rows)}))
             name = f"bocage-{slug}-{commune or epci or 'territoire'}.csv"
             return Response("\ufeff" + text, media_type="text/csv; charset=utf-8", headers={
                 "Content-Disposition": f'attachment; filename="{name}"'})
@@ -265,10 +287,13 @@ def build_router(services: Services, supervisor: Supervisor | None = None) -> AP
         ingestion = request.app.state.ingestion
         letters = []
         if ingestion.started:
+            from bocage.api.deadletters import letter_visible
             from bocage.ingest.deadletters import OPEN, DeadLetterQuery
 
-            letters = await run(lambda: ingestion.inbox.dead_letters(
-                DeadLetterQuery(status=OPEN, limit=100)))
+            # only the dead letters of the devices the visitor may see
+            letters = await run(lambda: [
+                d for d in ingestion.inbox.dead_letters(DeadLetterQuery(status=OPEN, limit=100))
+                if letter_visible(services.store, d)])
         items = await equipment(request)
         return page(request, "quality.html", letters=letters,
                     offline=[i for i in items if i.status == "offline"][:100],

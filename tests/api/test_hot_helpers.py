@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.testclient import TestClient
 
 from bocage.api.fastpath import GC_THRESHOLDS, BocageApp, FastRoutes
+from bocage.api.guard import Guard
 from bocage.api.negotiation import header, tenant_of
 from bocage.api.services import _utc_now
 from bocage.domain.errors import BadRequestData
@@ -60,6 +61,7 @@ def test_serving_tunes_the_garbage_collector(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setattr(gc, "get_threshold", lambda: (700, 10, 10))
     monkeypatch.setattr(gc, "freeze", lambda: calls.append("freeze"))
     monkeypatch.setattr(gc, "set_threshold", lambda *t: calls.append(t))
-    with TestClient(BocageApp(FastRoutes())):  # runs the lifespan, as a server does
+    guard = Guard(None, auth=False, max_body=1000, login_per_minute=1)
+    with TestClient(BocageApp(FastRoutes(), guard)):  # runs the lifespan, as a server does
         pass
     assert calls == ["freeze", GC_THRESHOLDS]

@@ -21,7 +21,9 @@ def test_health_ready_metrics_openapi_docs(client: TestClient) -> None:
     assert "/ngsi-ld/v1/entityOperations/upsert" in spec["paths"]
     assert "/ngsi-ld/v1/jsonldContexts" in spec["paths"]
     docs = client.get("/docs")
-    assert docs.status_code == 200 and "openapi.json" in docs.text
+    assert docs.status_code == 200 and '<script src="/docs/init.js">' in docs.text
+    assert "<script>" not in docs.text  # no inline script: a strict CSP holds
+    assert "/openapi.json" in client.get("/docs/init.js").text
 
 
 def test_core_context_is_served_locally(client: TestClient) -> None:

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from admin_client import admin_client
 from starlette.testclient import TestClient
 
 from bocage.api.app import create_app
@@ -156,7 +157,7 @@ def test_unknown_entity_is_404(loaded: TestClient) -> None:
 
 @pytest.fixture
 def small_pages(settings: Settings, store: Store) -> Iterator[TestClient]:
-    with TestClient(create_app(settings.replace(history_max_instances=4), store)) as c:
+    with admin_client(create_app(settings.replace(history_max_instances=4), store)) as c:
         yield c
 
 

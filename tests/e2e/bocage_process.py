@@ -21,6 +21,16 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def cli_key(data: Path, role: str = "admin", scope: str = "/") -> str:
+    """An API key made by `bocage keys create` on the database in ``data``, as a user would."""
+    env = {**os.environ, "BOCAGE_DATABASE_URL": f"sqlite:///{data}/bocage.db"}
+    done = subprocess.run(
+        [sys.executable, "-m", "bocage.cli", "keys", "create", "--role", role,
+         "--scope", scope, "--name", "e2e"], env=env, capture_output=True, text=True,
+        check=True)
+    return done.stdout.strip()
+
+
 @dataclass
 class Bocage:
     proc: subprocess.Popen[bytes]

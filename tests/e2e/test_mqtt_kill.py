@@ -37,7 +37,8 @@ pytestmark = pytest.mark.e2e
 def test_every_published_uplink_survives_a_sigkill(tmp_path: Path) -> None:
     mqtt_broker.require()
     app = mqtt_broker.unique("bocage-kill")
-    env = {"BOCAGE_CHIRPSTACK_MQTT_URL": mqtt_broker.URL,
+    # durability under kill -9, not access control (tests/security): authentication off
+    env = {"BOCAGE_AUTH": "off", "BOCAGE_CHIRPSTACK_MQTT_URL": mqtt_broker.URL,
            "BOCAGE_CHIRPSTACK_MQTT_TOPICS": f"application/{app}/device/+/event/+",
            "BOCAGE_CHIRPSTACK_MQTT_CLIENT_ID": app,
            "BOCAGE_MQTT_SESSION_EXPIRY": "600"}

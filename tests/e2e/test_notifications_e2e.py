@@ -10,13 +10,16 @@ import pytest
 from bocage_process import running_bocage
 from receivers import free_port, http_receiver
 
+# notifications across restarts, not access control (tests/security): authentication off
+AUTH_OFF = {"BOCAGE_AUTH": "off"}
+
 
 def test_queued_before_restart_delivered_after(tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("BOCAGE_NOTIFICATION_RETRY_BASE", "0.2")
     monkeypatch.setenv("BOCAGE_NOTIFICATION_RETRY_MAX", "1")
     port = free_port()  # the receiver is down for the whole first run
-    with running_bocage("serve", tmp_path) as base:
+    with running_bocage("serve", tmp_path, env=AUTH_OFF) as base:
         api = f"{base}/ngsi-ld/v1"
         r = httpx.post(f"{api}/subscriptions", json={
             "type": "Subscription", "entities": [{"type": "Streetlight"}],
@@ -31,7 +34,7 @@ def test_queued_before_restart_delivered_after(tmp_path: Path,
         while httpx.get(sub).json()["notification"]["timesFailed"] < 1:
             assert time.monotonic() < deadline, "the failing delivery was never attempted"
             time.sleep(0.1)
-    with http_receiver(port) as receiver, running_bocage("serve", tmp_path) as base:
+    with http_receiver(port) as receiver, running_bocage("serve", tmp_path, env=AUTH_OFF) as base:
         [got] = receiver.wait_for(1, timeout=20)
         assert got.path == "/lights"
         assert got.body["data"][0]["id"] == "urn:ngsi-ld:Streetlight:e2e"

@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 import pytest
-from bocage_process import running_bocage
+from bocage_process import cli_key, running_bocage
 from browser import chromium
 
 API = "/ngsi-ld/v1"
@@ -32,23 +32,43 @@ def entity(n: int) -> dict[str, Any]:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with running_bocage("serve", tmp_path_factory.mktemp("ui")) as base:
+def ui_data(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("ui")
+
+
+@pytest.fixture(scope="module")
+def admin(ui_data: Path) -> dict[str, str]:
+    """A platform administrator's key (the UI shows what its visitor may see)."""
+    return {"Authorization": f"Bearer {cli_key(ui_data)}"}
+
+
+@pytest.fixture(scope="module")
+def site(ui_data: Path, admin: dict[str, str]) -> Iterator[str]:
+    with running_bocage("serve", ui_data) as base:
         bodies = [entity(n) for n in range(60)]
         failed = entity(60)
         failed.update(id="urn:ngsi-ld:Streetlight:01004-panne", type="Streetlight",
                       name={"type": "Property", "value": "Lampadaire rue de la Gare"},
                       status={"type": "Property", "value": "defectiveLamp"})
         bodies.append(failed)
-        r = httpx.post(f"{base}{API}/entityOperations/create", json=bodies)
+        r = httpx.post(f"{base}{API}/entityOperations/create", json=bodies, headers=admin)
         assert r.status_code == 201, r.text
         yield base
 
 
 @pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+def browser(admin: dict[str, str]) -> Iterator[Any]:
+    """Pages open as the platform administrator (the key sent with every request)."""
+
+    class AsAdmin:
+        def __init__(self, b: Any) -> None:
+            self.b = b
+
+        def new_page(self, **options: Any) -> Any:
+            return self.b.new_page(extra_http_headers=admin, **options)
+
     with chromium() as b:
-        yield b
+        yield AsAdmin(b)
 
 
 def test_find_the_failed_street_light_on_the_map_and_open_it(site: str, browser: Any) -> None:
@@ -127,7 +147,8 @@ def test_pages_raise_no_script_error(site: str, browser: Any, tmp_path: Path) ->
     assert errors == []
 
 
-def test_equipment_page_charts_its_history(site: str, browser: Any) -> None:
+def test_equipment_page_charts_its_history(site: str, browser: Any,
+                                           admin: dict[str, str]) -> None:
     import datetime as dt
 
     room = "urn:ngsi-ld:IndoorEnvironmentObserved:01004-classe-1"
@@ -136,12 +157,12 @@ def test_equipment_page_charts_its_history(site: str, browser: Any) -> None:
     def at(hours: int) -> str:
         return (now - dt.timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
-    r = httpx.post(f"{site}{API}/entities", json={
+    r = httpx.post(f"{site}{API}/entities", headers=admin, json={
         "id": room, "type": "IndoorEnvironmentObserved", "scope": "/FR/01/240100883/01004",
         "co2": {"type": "Property", "value": 600, "unitCode": "59", "observedAt": at(6)}})
     assert r.status_code == 201, r.text
     for hours, ppm in ((5, 900), (4, 1300), (3, 1600), (2, 1100)):
-        r = httpx.patch(f"{site}{API}/entities/{room}/attrs", json={
+        r = httpx.patch(f"{site}{API}/entities/{room}/attrs", headers=admin, json={
             "co2": {"type": "Property", "value": ppm, "unitCode": "59",
                     "observedAt": at(hours)}})
         assert r.status_code == 204, r.text

@@ -28,28 +28,29 @@ def _offset_point(lon: float, lat: float, km: float) -> tuple[float, float]:
     return lon, lat + km / 111.195
 
 
-def test_wastecontainer_round_trip_q_and_geo(server: str, context_server: str) -> None:
+def test_wastecontainer_round_trip_q_and_geo(
+        server: str, http: httpx.Client, context_server: str) -> None:
     ctx_url = f"{context_server}/sdm/wastemanagement-context.jsonld"
     entity = json.loads((FIXTURES / "wastecontainer-example-normalized.jsonld").read_text())
     entity["@context"] = [ctx_url]
     api = f"{server}/ngsi-ld/v1"
 
-    r = httpx.post(f"{api}/entities", json=entity,
+    r = http.post(f"{api}/entities", json=entity,
                    headers={"Content-Type": "application/ld+json"})
     assert r.status_code == 201, r.text
 
     link = f'<{ctx_url}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
-    got = httpx.get(f"{api}/entities/{entity['id']}", headers={"Link": link})
+    got = http.get(f"{api}/entities/{entity['id']}", headers={"Link": link})
     assert got.status_code == 200, got.text
     expected = {k: v for k, v in entity.items() if k != "@context"}
     assert _strip_system(got.json()) == expected
 
     # the terms really were expanded with the SDM context, not the default vocabulary
-    raw = httpx.get(f"{api}/entities/{entity['id']}").json()
+    raw = http.get(f"{api}/entities/{entity['id']}").json()
     assert "https://smartdatamodels.org/dataModel.WasteManagement/binFullnessThreshold" in raw
 
     def query(**params: str) -> list[str]:
-        resp = httpx.get(f"{api}/entities", params={"type": "WasteContainer", **params},
+        resp = http.get(f"{api}/entities", params={"type": "WasteContainer", **params},
                          headers={"Link": link})
         assert resp.status_code == 200, resp.text
         return [e["id"] for e in resp.json()]

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 import pytest
+from admin_client import admin_client
 from starlette.testclient import TestClient
 
 from bocage.api.app import create_app
@@ -30,7 +31,7 @@ def ingest_settings(settings: Settings) -> Settings:
 
 @pytest.fixture
 def api(ingest_settings: Settings, store: Store) -> Iterator[TestClient]:
-    with TestClient(create_app(ingest_settings, store), raise_server_exceptions=False) as c:
+    with admin_client(create_app(ingest_settings, store)) as c:
         yield c
 
 

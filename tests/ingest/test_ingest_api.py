@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 import pytest
+from admin_client import admin_client
 from conftest import CS, TTS, entity, fixture, settle
 from starlette.testclient import TestClient
 
@@ -230,7 +231,7 @@ def test_restart_processes_pending_records_once(
     """Records accepted but not processed when the app stopped are processed at the next
     start, once."""
     app = create_app(ingest_settings, store)
-    with TestClient(app, raise_server_exceptions=False) as c:
+    with admin_client(app) as c:
         register(c, PARKING_EUI, "bocage-ps1")
         settle(c)
         ingestion = c.app.state.ingestion  # type: ignore[attr-defined]
@@ -242,7 +243,7 @@ def test_restart_processes_pending_records_once(
             up["data"] = "qg==" if i % 2 == 0 else "Kg=="
             assert post_cs(c, "up", up).status_code == 202
         assert ingestion.inbox.backlog() == 5
-    with TestClient(create_app(ingest_settings, store), raise_server_exceptions=False) as c:
+    with admin_client(create_app(ingest_settings, store)) as c:
         settle(c)
         spot = entity(c, f"urn:ngsi-ld:ParkingSpot:{PARKING_EUI}")
         assert spot["status"]["value"] == "occupied"            # the last one, i = 4
@@ -281,7 +282,7 @@ def test_processed_records_are_pruned_after_the_retention(
     clock = ["2022-07-18T10:00:00.000Z"]
     app = create_app(ingest_settings.replace(ingest_retention_days=1), store)
     app.state.ingestion._now = lambda: clock[0]  # type: ignore[attr-defined]
-    with TestClient(app) as client:
+    with admin_client(app) as client:
         register(client, PARKING_EUI, "bocage-ps1")
         assert post_cs(client, "up", fixture("chirpstack-v4/event-up.json")).status_code == 202
         settle(client)

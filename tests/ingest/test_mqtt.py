@@ -15,6 +15,7 @@ from typing import Any
 import mqtt_broker
 import orjson
 import pytest
+from admin_client import admin_client
 from conftest import entity, fixture, settle
 from mqtt_broker import Publisher, unique, wait_for
 from starlette.testclient import TestClient
@@ -61,7 +62,7 @@ def mqtt_settings(settings: Settings, app_id: str, **extra: Any) -> Settings:
 
 def serve(settings: Settings, tmp_path: Path) -> TestClient:
     store = SQLiteStore(str(tmp_path / "bocage.db"))
-    client = TestClient(create_app(settings, store), raise_server_exceptions=False)
+    client = admin_client(create_app(settings, store))
     client.__enter__()
     mqtt = client.app.state.mqtt  # type: ignore[attr-defined]
     wait_for(lambda: all(s.subscribed.is_set() for s in mqtt.subscribers), what="subscribed")

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import orjson
 import pytest
+from admin_client import admin_client
 from conftest import entity, fixture, settle
 from mqtt_broker import Publisher, tls_broker, unique, wait_for
-from starlette.testclient import TestClient
 from test_mqtt import PARKING_EUI, counted, cs_topic, register
 
 from bocage.api.app import create_app
@@ -30,7 +30,7 @@ def test_mqtts_with_a_client_certificate(settings: Settings, tmp_path: Path,
             chirpstack_mqtt_cert_file=str(certs["client.crt"]),
             chirpstack_mqtt_key_file=str(certs["client.key"]))
         store = SQLiteStore(str(tmp_path / "bocage.db"))
-        with TestClient(create_app(cfg, store)) as client:
+        with admin_client(create_app(cfg, store)) as client:
             [sub] = client.app.state.mqtt.subscribers  # type: ignore[attr-defined]
             wait_for(sub.subscribed.is_set, what="subscribed over TLS")
             register(client, PARKING_EUI, "bocage-ps1")
@@ -45,7 +45,7 @@ def test_mqtts_with_a_client_certificate(settings: Settings, tmp_path: Path,
         # without its certificate the broker refuses bocage, which says so and keeps trying
         no_cert = cfg.replace(chirpstack_mqtt_cert_file="", chirpstack_mqtt_key_file="",
                               chirpstack_mqtt_client_id=app_id + "-nocert")
-        with TestClient(create_app(no_cert, store)) as client:
+        with admin_client(create_app(no_cert, store)) as client:
             [sub] = client.app.state.mqtt.subscribers  # type: ignore[attr-defined]
             wait_for(lambda: any("disconnected from mqtts://localhost" in r.getMessage()
                                  for r in caplog.records), timeout=30, what="the refusal logged")

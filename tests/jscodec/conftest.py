@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from admin_client import admin_client
 from starlette.testclient import TestClient
 
 from bocage.api.app import create_app
@@ -23,5 +24,5 @@ def js_settings(settings: Settings) -> Settings:
 
 @pytest.fixture
 def js_api(js_settings: Settings, store: Store) -> Iterator[TestClient]:
-    with TestClient(create_app(js_settings, store), raise_server_exceptions=False) as c:
+    with admin_client(create_app(js_settings, store)) as c:
         yield c

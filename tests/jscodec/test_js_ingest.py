@@ -7,6 +7,7 @@ import base64
 import itertools
 from typing import Any
 
+from admin_client import admin_client
 from starlette.testclient import TestClient
 
 from bocage.api.app import create_app
@@ -117,9 +118,9 @@ def test_a_dead_letter_replays_once_the_codec_is_fixed(js_api: TestClient) -> No
 
 
 def test_js_codecs_survive_a_restart(js_settings: Settings, store: Store) -> None:
-    with TestClient(create_app(js_settings, store)) as first:
+    with admin_client(create_app(js_settings, store)) as first:
         install(first)
-    with TestClient(create_app(js_settings, store)) as second:
+    with admin_client(create_app(js_settings, store)) as second:
         send(second, bytes.fromhex("03e80834"))
         settle(second)
         assert room(second)["co2"]["value"] == 1000

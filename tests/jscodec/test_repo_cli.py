@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from starlette.testclient import TestClient
+from admin_client import admin_client
 from typer.testing import CliRunner
 
 from bocage.api.app import create_app
@@ -115,7 +115,7 @@ def test_imported_models_decode_chirpstack_uplinks(tmp_path: Path) -> None:
                         chirpstack_secret="cs-secret")
     store = SQLiteStore(str(tmp_path / "bocage.db"))
     try:
-        with TestClient(create_app(settings, store)) as api:
+        with admin_client(create_app(settings, store)) as api:
             for eui, model in (("00000000000000A1", "acme.th1"),
                                ("00000000000000A2", "oldco.pulse")):
                 r = api.post("/api/devices", json={"devEui": eui, "model": model})

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from admin_client import admin_client
 from receivers import HttpReceiver, free_port, http_receiver, mqtt_subscriber
 from starlette.testclient import TestClient
 
@@ -32,7 +33,7 @@ def fast_settings(settings: Settings) -> Settings:
 @pytest.fixture
 def api(fast_settings: Settings, tmp_path: Path) -> Iterator[TestClient]:
     store = SQLiteStore(str(tmp_path / "bocage.db"))
-    with TestClient(create_app(fast_settings, store), raise_server_exceptions=False) as c:
+    with admin_client(create_app(fast_settings, store)) as c:
         yield c
     store.close()
 
@@ -78,7 +79,7 @@ def status(client: TestClient, location: str) -> dict[str, Any]:
 
 def test_matching_write_notifies_on_both_backends(settings: Settings, store: Store,
                                                   receiver: HttpReceiver) -> None:
-    with TestClient(create_app(settings, store)) as client:
+    with admin_client(create_app(settings, store)) as client:
         tenant = {"NGSILD-Tenant": "commune-a"}
         loc = subscribe(client, receiver.url + "/hook", tenant, q="fill>50",
                         notification={"endpoint": {"receiverInfo": [
@@ -350,12 +351,12 @@ def test_queued_notifications_survive_a_restart(fast_settings: Settings,
                                                 tmp_path: Path) -> None:
     port = free_port()
     store = SQLiteStore(str(tmp_path / "bocage.db"))
-    with TestClient(create_app(fast_settings, store)) as client:
+    with admin_client(create_app(fast_settings, store)) as client:
         subscribe(client, f"http://127.0.0.1:{port}/n")
         create(client, bin_(1, 1))
     store.close()
     store = SQLiteStore(str(tmp_path / "bocage.db"))
-    with http_receiver(port) as rec, TestClient(create_app(fast_settings, store)):
+    with http_receiver(port) as rec, admin_client(create_app(fast_settings, store)):
         rec.wait_for(1)
         assert rec.data()[0]["id"] == "urn:ngsi-ld:Bin:1"
     store.close()

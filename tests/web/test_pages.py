@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from admin_client import admin_client
 from starlette.testclient import TestClient
 
 from bocage.api.app import create_app
@@ -29,7 +30,7 @@ def light(n: int, commune: str, status: str = "ok") -> dict[str, object]:
 
 @pytest.fixture
 def web(settings: Settings, store: Store) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, store)) as client:
+    with admin_client(create_app(settings, store)) as client:
         for n, (commune, status) in enumerate([("01004", "ok"), ("01004", "defectiveLamp"),
                                                 ("01202", "ok")]):
             r = client.post(f"{API}/entities", json=light(n, commune, status), headers=LD)

@@ -1,0 +1,1 @@
+"""Commands to equipment (public lighting first)."""

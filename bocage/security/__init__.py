@@ -1,0 +1,1 @@
+"""Accounts, API keys, sessions, the audit log and the scoped store."""
