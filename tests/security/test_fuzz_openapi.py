@@ -15,6 +15,7 @@ import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
+from starlette.testclient import TestClient
 
 from bocage.api.app import create_app
 from bocage.domain.access import ROOT, Grant
@@ -24,9 +25,9 @@ from bocage.storage.sqlite import SQLiteStore
 EXAMPLES = int(os.environ.get("BOCAGE_FUZZ_EXAMPLES", "10"))
 
 
-@pytest.fixture(scope="module")
-def fuzz_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    tmp: Path = tmp_path_factory.mktemp("fuzz")
+@pytest.fixture
+def fuzz_app(tmp_path: Path) -> Iterator[Any]:
+    tmp = tmp_path  # an app is started once: a fresh one per test
     store = SQLiteStore(tmp / "bocage.db")
     app = create_app(Settings(database_url=f"sqlite:///{tmp}/bocage.db",
                               chirpstack_secret="cs", tts_secret="tts",
@@ -55,6 +56,9 @@ def test_generated_requests(fuzz_app: Any, mode: GenerationMode) -> None:
     without credentials. (schemathesis's own pytest plugin does not run under this pytest
     version, so its strategies drive hypothesis directly.)"""
     api = schemathesis.openapi.from_asgi("/openapi.json", fuzz_app)
+    # one client, one app start (a generated call of its own would restart the app)
+    client = TestClient(fuzz_app, raise_server_exceptions=False)
+    client.__enter__()
     admin = {"Authorization": f"Bearer {fuzz_app.state.fuzz_key}"}
     operations = [result.ok() for result in api.get_all_operations()]
     assert len(operations) > 30
@@ -64,9 +68,18 @@ def test_generated_requests(fuzz_app: Any, mode: GenerationMode) -> None:
                   suppress_health_check=list(HealthCheck))
         def run(case: Any) -> None:
             for headers in (admin, {}):
-                check_problem(case.call(headers=headers), case)
+                kwargs = case.as_transport_kwargs(base_url="http://testserver", headers=headers)
+                kwargs.pop("timeout", None)
+                kwargs.pop("allow_redirects", None)
+                if isinstance(kwargs.get("data"), bytes | str):  # a raw body
+                    kwargs["content"] = kwargs.pop("data")
+                client.cookies.clear()
+                for name, value in (kwargs.pop("cookies", None) or {}).items():
+                    client.cookies.set(name, value)
+                check_problem(client.request(**kwargs), case)
 
         try:
             run()
         except Unsatisfiable:  # nothing can be invalid about it (no parameter, no body)
             assert mode is GenerationMode.NEGATIVE, operation.label
+    client.__exit__(None, None, None)
