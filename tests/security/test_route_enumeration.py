@@ -164,6 +164,10 @@ def world(settings: Settings, store: Store) -> Iterator[dict[str, Any]]:
         app.state.ingestion.js_codecs.put(CodecSource(
             id="tests.noop", files={"c.js": "function decodeUplink(i) { return {data: {}}; }"},
             roles={"uplinkDecoder": "c.js"}))
+        sub = c.post(f"{NGSI}/subscriptions", headers=root, json={
+            "type": "Subscription", "entities": [{"type": "Streetlight"}],
+            "notification": {"endpoint": {"uri": "http://127.0.0.1:9/nowhere"}}})
+        assert sub.status_code == 201, sub.text
         history = c.get(f"{NGSI}/temporal/entities/{A_ID}", headers=admin_a)
         assert history.status_code == 200, history.text
         instance = history.json()["marker"][0]["instanceId"]
@@ -172,6 +176,7 @@ def world(settings: Settings, store: Store) -> Iterator[dict[str, Any]]:
                           "instance_id": instance, "alarm_id": alarm["id"],
                           "ident": work.json()["id"], "rule_id": rule,
                           "codec_id": "tests.noop",
+                          "sub_id": sub.headers["location"].rsplit("/", 1)[1],
                           "context_id": ctx.headers["location"].rsplit("/", 1)[1]}}
 
 
