@@ -77,7 +77,8 @@ def create_app(settings: Settings, store: Store, access: AccessStore | None = No
     backend = store
     notifier = Notifier(settings, backend, open_repository(backend), resolver.resolve,
                         utc_now)
-    store = ObservedStore(backend, notifier)
+    observed = ObservedStore(backend, notifier)
+    store = observed
     security = Security(access, utc_now, session_hours=settings.session_hours,
                         max_failures=settings.login_max_failures,
                         lockout_minutes=settings.lockout_minutes)
@@ -107,6 +108,9 @@ def create_app(settings: Settings, store: Store, access: AccessStore | None = No
     supervisor = Supervisor(store, services.contexts.core_term_map, services.now,
                             escalate_after_minutes=settings.escalate_after_minutes,
                             tick_seconds=settings.supervision_tick_seconds)
+    # rules see every committed change too (their alarms, written through the same
+    # observed store, reach subscriptions like any other entity)
+    observed.listeners = (*observed.listeners, supervisor)
     metrics = ops.Metrics()
     metrics.ingest_backlog.set_function(ingestion.backlog)
     mqtt = MqttConnectors(ingestion, metrics)  # validates the MQTT settings now

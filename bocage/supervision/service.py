@@ -62,6 +62,9 @@ class Supervisor:
         self._queue: queue.Queue[tuple[str, list[Changed]] | None] = queue.Queue(100_000)
         self._lock = threading.RLock()
         self._idle = threading.Condition(self._lock)
+        # alarm and intervention read-modify-writes, one at a time (never held by the
+        # writer thread's callbacks, so waiting for a commit under it cannot deadlock)
+        self._write_lock = threading.Lock()
         self._pending = 0
         self._thread: threading.Thread | None = None
         self._timer: threading.Thread | None = None
@@ -110,17 +113,19 @@ class Supervisor:
         return True
 
     def changed(self, tenant: str, changes: list[Changed], release: Callable[[], None]) -> None:
-        release()  # alarms are derived: the write need not wait for them
-        relevant = [c for c in changes if c[2] is not None and not self._own(c[2])]
-        if not relevant:
-            return
-        with self._lock:
-            self._pending += 1
         try:
-            self._queue.put_nowait((tenant, relevant))
-        except queue.Full:
-            log.warning("supervision queue full: %d changes not evaluated", len(relevant))
-            self._done()
+            relevant = [c for c in changes if c[2] is not None and not self._own(c[2])]
+            if not relevant:
+                return
+            with self._lock:
+                self._pending += 1  # before the write is released: wait_idle sees it
+            try:
+                self._queue.put_nowait((tenant, relevant))
+            except queue.Full:
+                log.warning("supervision queue full: %d changes not evaluated", len(relevant))
+                self._done()
+        finally:
+            release()  # alarms are derived: the write need not wait for their evaluation
 
     def _done(self) -> None:
         with self._idle:
@@ -242,6 +247,10 @@ class Supervisor:
     # ------------------------------------------------------------------ alarms
 
     def _raise(self, tenant: str, rule: Rule, snap: Snapshot, why: str) -> None:
+        with self._write_lock:  # the check and the write together: no duplicate
+            self._raise_locked(tenant, rule, snap, why)
+
+    def _raise_locked(self, tenant: str, rule: Rule, snap: Snapshot, why: str) -> None:
         if self.open_alarm(tenant, rule.id, snap.entity_id) is not None:
             return  # one open alarm per rule x entity: no storm
         at = self.now()
@@ -255,10 +264,11 @@ class Supervisor:
                 f"{rule.name}: {why}", "rule", at, alarm=alarm.id).to_body(), create=True)
 
     def _auto_clear(self, tenant: str, rule: Rule, entity_id: str, why: str) -> None:
-        alarm = self.open_alarm(tenant, rule.id, entity_id)
-        if alarm is not None:
-            self._save(tenant, rec.clear(alarm, "rule", self.now(),
-                                         why or "condition ended").to_body())
+        with self._write_lock:
+            alarm = self.open_alarm(tenant, rule.id, entity_id)
+            if alarm is not None:
+                self._save(tenant, rec.clear(alarm, "rule", self.now(),
+                                             why or "condition ended").to_body())
 
     def open_alarm(self, tenant: str, rule_id: str, entity_id: str) -> rec.Alarm | None:
         for alarm in self.alarms(tenant, status=rec.ALARM_OPEN, source=entity_id):
@@ -288,7 +298,7 @@ class Supervisor:
 
     def change_alarm(self, tenant: str, alarm_id: str,
                      change: Callable[[rec.Alarm, str], rec.Alarm]) -> rec.Alarm:
-        with self._lock:  # read-modify-write: one change of an alarm at a time
+        with self._write_lock:  # read-modify-write: one change of an alarm at a time
             alarm = change(self.alarm(tenant, alarm_id), self.now())
             self._save(tenant, alarm.to_body())
         return alarm
@@ -332,7 +342,7 @@ class Supervisor:
     def change_intervention(self, tenant: str, ident: str,
                             change: Callable[[rec.Intervention, str], rec.Intervention],
                             ) -> rec.Intervention:
-        with self._lock:
+        with self._write_lock:
             item = change(self.intervention(tenant, ident), self.now())
             self._save(tenant, item.to_body())
         return item

@@ -172,3 +172,25 @@ def test_equipment_page_charts_its_history(site: str, browser: Any,
     assert int(page.get_attribute("#chart", "data-points") or "0") >= 5
     assert page.locator("#chart canvas").count() >= 1
     page.close()
+
+
+def test_failed_light_request_an_intervention_then_acknowledge_its_alarm(
+        site: str, browser: Any) -> None:
+    light = "urn:ngsi-ld:Streetlight:01004-panne"
+    page = browser.new_page(viewport={"width": 1280, "height": 800})
+    page.goto(f"{site}/ui/equipements/{light}")
+    # the lamp-failure rule saw the write and raised its alarm
+    page.wait_for_selector("text=Panne de lampe")
+    page.fill("#r-desc", "Remplacer la lampe du mât 12")
+    page.select_option("#r-sev", "minor")
+    page.click("text=Envoyer la demande")
+    page.wait_for_url("**/ui/interventions/**")
+    assert "Remplacer la lampe du mât 12" in page.inner_text("main")
+    page.goto(f"{site}/ui/interventions")
+    assert "Remplacer la lampe du mât 12" in page.inner_text("#work-table")
+    page.goto(f"{site}/ui/alarmes")
+    row = page.locator("#alarm-table tr", has_text="Panne de lampe")
+    row.get_by_role("button", name="Acquitter").click()
+    page.wait_for_url("**/ui/alarmes/**")
+    assert "Acquittée" in page.inner_text("main")
+    page.close()
