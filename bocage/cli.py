@@ -27,7 +27,8 @@ def _settings(config: Path | None, **overrides: Any) -> Settings:
         raise typer.BadParameter(str(exc)) from None
 
 
-def _serve(settings: Settings, seed_demo: bool) -> None:
+def _serve(settings: Settings, simulate: Any = None) -> None:
+    """Serve the API; with ``simulate`` (simulator Options), a living territory too."""
     import uvicorn
 
     from bocage.api.app import create_app
@@ -42,13 +43,11 @@ def _serve(settings: Settings, seed_demo: bool) -> None:
     except (ValueError, OSError) as exc:
         typer.echo(f"bocage: cannot open the database: {exc}", err=True)
         raise typer.Exit(2) from None
+    run = None
     try:
         app_ = create_app(settings, store)
-        if seed_demo:
-            from bocage.demo import seed
-
-            created = seed(store, app_.state.services.contexts.core_term_map)
-            log.info("demo entities loaded", extra={"entities_created": created})
+        if simulate is not None:
+            run = _start_simulation(settings, simulate, store, app_.state.ingestion)
         log.info(
             "bocage listening",
             extra={"url": f"http://{settings.host}:{settings.port}", "docs": "/docs"},
@@ -56,7 +55,37 @@ def _serve(settings: Settings, seed_demo: bool) -> None:
         uvicorn.run(app_, host=settings.host, port=settings.port, log_config=None,
                     access_log=False)
     finally:
+        if run is not None:
+            run.stop()
         store.close()
+
+
+def _start_simulation(settings: Settings, options: Any, store: Any, ingestion: Any) -> Any:
+    """Without history, in the background (the API answers at once, the territory
+    fills in); with ``--history``, the backfill runs first, with a progress bar."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from bocage.simulator import simulation
+    from bocage.simulator.sinks import HttpSink
+
+    try:
+        options.sim.communes()  # a bad --departement / --epci fails now, clearly
+    except ValueError as exc:
+        typer.echo(f"bocage: {exc}", err=True)
+        raise typer.Exit(2) from None
+    sink = None
+    if options.via == "http":
+        sink = HttpSink(f"http://{settings.host}:{settings.port}", settings.chirpstack_secret)
+    if options.sim.history <= 0:
+        return simulation.start(options.sim, store, ingestion, sink)
+    with Progress(TextColumn("backfilling history"), BarColumn(),
+                  TextColumn("{task.percentage:>3.0f}%"), TimeRemainingColumn(),
+                  transient=True) as bar:
+        task = bar.add_task("history", total=options.sim.history)
+        live = simulation.prepare(options.sim, store, ingestion, sink,
+                                  lambda done, total: bar.update(task, completed=done))
+    live.start()
+    return live
 
 
 @app.command()
@@ -66,7 +95,7 @@ def serve(
     config: ConfigOpt = None,
 ) -> None:
     """Serve the API on the configured store."""
-    _serve(_settings(config, host=host, port=port), seed_demo=False)
+    _serve(_settings(config, host=host, port=port))
 
 
 @app.command()
@@ -74,9 +103,44 @@ def demo(
     host: Annotated[str | None, typer.Option(help="Listen address (BOCAGE_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port (BOCAGE_PORT).")] = None,
     config: ConfigOpt = None,
+    departement: Annotated[str | None, typer.Option(
+        help="Simulate every commune of this department (e.g. 01); default: three EPCI "
+             "of the Ain.")] = None,
+    epci: Annotated[list[str] | None, typer.Option(
+        help="Simulate the communes of this EPCI (SIREN); repeatable.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the territory and its story.")] = 1,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 1.0,
+    history: Annotated[str, typer.Option(
+        help="Backfill this much past before going live (e.g. 1d, 30d).")] = "0s",
+    via: Annotated[str, typer.Option(
+        help="inprocess (the inbox, default) or http (POST /ingest/chirpstack on this "
+             "server, with the configured or a generated ChirpStack secret).")] = "inprocess",
 ) -> None:
-    """Serve with example equipment entities of a rural territory loaded."""
-    _serve(_settings(config, host=host, port=port), seed_demo=True)
+    """Serve with a simulated rural territory reporting through the ingestion pipeline."""
+    import secrets
+    from dataclasses import dataclass
+
+    from bocage.simulator.simulation import Options, parse_duration
+
+    if via not in ("inprocess", "http"):
+        raise typer.BadParameter("--via must be inprocess or http")
+    if speed <= 0:
+        raise typer.BadParameter("--speed must be positive")
+    try:
+        sim = Options(departement=departement, epci=tuple(epci or ()), seed=seed, speed=speed,
+                      history=parse_duration(history))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    settings = _settings(config, host=host, port=port)
+    if via == "http" and not settings.chirpstack_secret:
+        settings = settings.replace(chirpstack_secret=secrets.token_hex(24))
+
+    @dataclass(frozen=True)
+    class _Sim:
+        sim: Options
+        via: str
+
+    _serve(settings, _Sim(sim, via))
 
 
 @app.command()
