@@ -144,6 +144,75 @@ def demo(
 
 
 @app.command()
+def simulate(
+    target: Annotated[str, typer.Option(
+        help="The running bocage: http://host:port (its /ingest/chirpstack endpoint).")],
+    devices: Annotated[int, typer.Option(help="How many simulated devices.")] = 1000,
+    interval: Annotated[float | None, typer.Option(
+        help="Seconds between two uplinks of a device (default: each model's nominal "
+             "interval, 10 min to 1 h).")] = None,
+    duration: Annotated[str, typer.Option(help="How long to run (e.g. 90s, 10m, 2h).")] = "60s",
+    secret: Annotated[str | None, typer.Option(
+        help="ChirpStack secret of the target (else BOCAGE_CHIRPSTACK_SECRET).")] = None,
+    register: Annotated[bool, typer.Option(
+        help="First register the devices and their equipment in the target.")] = True,
+    concurrency: Annotated[int, typer.Option(help="Requests in flight at most.")] = 64,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated territory.")] = 1,
+    json_out: Annotated[Path | None, typer.Option(
+        "--json", help="Also write the final report to this JSON file.")] = None,
+) -> None:
+    """Load generator: drive a running bocage with simulated devices, report counts,
+    latencies and the generator's own CPU use."""
+    import asyncio
+    import json
+    import os
+
+    import httpx
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from bocage.simulator import loadgen
+    from bocage.simulator.simulation import parse_duration
+
+    if not target.startswith(("http://", "https://")):
+        raise typer.BadParameter("--target must be an http(s):// URL of a running bocage")
+    if devices <= 0 or (interval is not None and interval <= 0) or concurrency <= 0:
+        raise typer.BadParameter("--devices, --interval and --concurrency must be positive")
+    try:
+        seconds = parse_duration(duration)
+        territories, chosen = loadgen.pick_devices(devices, seed)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    token = secret or os.environ.get("BOCAGE_CHIRPSTACK_SECRET", "")
+    if not token:
+        raise typer.BadParameter("give the target's ChirpStack secret (--secret or "
+                                 "BOCAGE_CHIRPSTACK_SECRET)")
+    if register:
+        try:
+            with Progress(TextColumn(f"registering {devices} devices"), BarColumn(),
+                          TextColumn("{task.completed}/{task.total} entities"),
+                          transient=True) as bar:
+                task = bar.add_task("register", total=None)
+                loadgen.register(target, territories, chosen,
+                                 lambda done, total: bar.update(task, completed=done,
+                                                                total=total))
+        except (RuntimeError, OSError, httpx.HTTPError) as exc:
+            typer.echo(f"bocage: {exc}", err=True)
+            raise typer.Exit(2) from None
+
+    def show(r: loadgen.Report) -> None:
+        typer.echo(json.dumps(r.to_json()))
+
+    report = asyncio.run(loadgen.run(chosen, loadgen.HttpTarget(target, token, concurrency),
+                                     seconds, interval, seed, concurrency, report=show))
+    final = report.to_json()
+    typer.echo(json.dumps(final))
+    if json_out is not None:
+        json_out.write_text(json.dumps(final, indent=2) + "\n")
+    if report.stats.errors or report.stats.rejected:
+        raise typer.Exit(1)
+
+
+@app.command()
 def version() -> None:
     """Print the version."""
     typer.echo(__version__)

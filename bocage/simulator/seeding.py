@@ -64,17 +64,21 @@ def device_record(d: SimDevice) -> DeviceRecord:
                         configuration=dict(d.configuration))
 
 
-def bodies(territory: Territory) -> Iterator[dict[str, Any]]:
-    """Every entity body of the territory (concise terms): equipment, then devices."""
-    device_of = {d.asset_id: d.id for d in
-                 (device_record(x) for x in territory.devices)}
+def bodies(territory: Territory, devices: Sequence[SimDevice] | None = None,
+           ) -> Iterator[dict[str, Any]]:
+    """Every entity body of the territory (concise terms): equipment, then devices;
+    with ``devices``, only those devices and the equipment they feed."""
+    chosen = territory.devices if devices is None else devices
+    device_of = {d.asset_id: d.id for d in (device_record(x) for x in chosen)}
     places = {p.commune.insee: p for p in territory.places}
     known = set()
     for e in territory.equipment:
+        if devices is not None and e.id not in device_of:
+            continue
         c = places[e.insee].commune
         known.add(e.id)
         yield equipment_body(e, c.name, c.departement, device_of.get(e.id))
-    for d in territory.devices:
+    for d in chosen:
         rec = device_record(d)
         if d.asset_id not in known:  # an asset only a device names (the misconfigured one)
             c = places[d.insee].commune
