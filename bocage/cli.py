@@ -208,7 +208,7 @@ def simulate(
     typer.echo(json.dumps(final))
     if json_out is not None:
         json_out.write_text(json.dumps(final, indent=2) + "\n")
-    if report.stats.errors or report.stats.rejected:
+    if report.stats.errors or report.stats.rejected or report.stats.unanswered:
         raise typer.Exit(1)
 
 

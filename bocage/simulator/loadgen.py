@@ -6,7 +6,8 @@ its nominal interval, or every ``interval`` seconds when given. Uplinks go to th
 ChirpStack HTTP endpoint (``http(s)://...``) or to an MQTT broker as ChirpStack's MQTT
 integration publishes them (``mqtt://host:port``). Reported: sent, acknowledged,
 duplicates, rejected (HTTP 4xx/5xx, including 503 back-pressure), transport errors,
-latency percentiles, and the CPU the generator itself used.
+latency percentiles, and the CPU the generator itself used. Requests still unanswered 30 s
+after the end are abandoned and reported as ``unanswered``.
 """
 
 from __future__ import annotations
@@ -58,6 +59,11 @@ class Stats:
             if j < _KEEP:
                 self.latencies[j] = seconds
 
+    @property
+    def unanswered(self) -> int:
+        """Sent, and no answer yet (or none before the run gave up waiting)."""
+        return self.sent - self.acknowledged - self.rejected - self.errors
+
     def percentile(self, p: float) -> float | None:
         if not self.latencies:
             return None
@@ -86,7 +92,7 @@ class Report:
 
         return {"devices": self.devices, "seconds": round(self.seconds, 1),
                 "sent": s.sent, "acknowledged": s.acknowledged, "duplicates": s.duplicates,
-                "rejected": s.rejected, "errors": s.errors,
+                "rejected": s.rejected, "errors": s.errors, "unanswered": s.unanswered,
                 "statuses": {str(k): v for k, v in sorted(s.statuses.items())},
                 "rate_per_s": round(s.sent / self.seconds, 2) if self.seconds else 0.0,
                 "latency_ms": {"p50": ms(50), "p95": ms(95), "p99": ms(99), "max": ms(100)},

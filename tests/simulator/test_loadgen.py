@@ -63,6 +63,7 @@ def test_load_run_counts_what_the_server_acknowledged(server: tuple[str, object]
     assert s.sent >= 60 * 2  # each device on a 1 s grid for 3 s
     assert s.sent == s.acknowledged + s.rejected + s.errors
     assert (s.acknowledged, s.rejected, s.errors, s.duplicates) == (s.sent, 0, 0, 0)
+    assert s.unanswered == 0
     assert len(s.latencies) == s.sent and s.percentile(50) is not None
     out = report.to_json()
     assert out["statuses"] == {"202": s.sent} and out["generator_cpu_seconds"] > 0
