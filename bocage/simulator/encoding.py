@@ -20,4 +20,5 @@ DECODED_BY_NETWORK = frozenset({"bocage-sim-ev"})
 
 def encoders(codecs: CodecRegistry) -> dict[str, Encoder]:
     """Built-in model id -> its codec's encoder, for every codec that has one."""
-    return {c.model.id: c.encoder for c in codecs if c.encoder is not None}
+    return {c.model.id: c.encoder for c in codecs
+            if c.encoder is not None and c.model is not None}
