@@ -102,13 +102,14 @@ class Report:
 
 def pick_devices(n: int, seed: int = 1) -> tuple[list[tr.Territory], list[tr.SimDevice]]:
     """``n`` healthy simulated devices, whole departments at a time from the Ain on."""
+    models = tr.available_models(set(encoders(builtin_registry())))
     territories: list[tr.Territory] = []
     devices: list[tr.SimDevice] = []
     deps = cm.departements()
     for dep in deps[deps.index("01"):] + deps[:deps.index("01")]:
         if len(devices) >= n:
             break
-        t = tr.build(cm.select(dep), cm.all_epci(), seed, misconfigured=False)
+        t = tr.build(cm.select(dep), cm.all_epci(), seed, models, misconfigured=False)
         territories.append(t)
         devices.extend(t.devices[:n - len(devices)])
     if len(devices) < n:

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from bocage.simulator import energy, environment, sun, weather
 from bocage.simulator import scenario as sc
-from bocage.simulator import sun, weather
 from bocage.simulator.rand import between, chance, unit
 from bocage.simulator.scenario import Incident, Scenario
 from bocage.simulator.territory import SimDevice
@@ -246,9 +246,24 @@ def ev(dev: SimDevice, t: float, w: World) -> dict[str, Any]:
     return {"status": "working", "availableCapacity": 2 - used}
 
 
+def _flood_at(dev: SimDevice, w: World) -> float | None:
+    flood = w.incident(dev.dev_eui, sc.FLOOD)
+    return None if flood is None else flood.at
+
+
 PROFILES: dict[str, Profile] = {
     "streetlight": streetlight, "water": water, "bin": waste_bin, "classroom": classroom,
     "parking": parking, "ev": ev,
+    "pv": lambda d, t, w: energy.pv(d, t, w.seed),
+    "energy": lambda d, t, w: energy.electricity(d, t, w.seed),
+    "cabinet": lambda d, t, w: energy.electricity(d, t, w.seed, cabinet=True),
+    "heat": lambda d, t, w: energy.heat(d, t, w.seed, battery(d, t, w)),
+    "level": lambda d, t, w: environment.river(d, t, w.seed, battery(d, t, w),
+                                               _flood_at(d, w)),
+    "air": lambda d, t, w: environment.air(d, t, w.seed, battery(d, t, w)),
+    "people": lambda d, t, w: environment.people(d, t, w.seed, battery(d, t, w),
+                                                 d.interval),
+    "camera": lambda d, t, w: environment.camera(d, t, w.seed),
 }
 
 

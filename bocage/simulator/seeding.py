@@ -80,13 +80,20 @@ def bodies(territory: Territory, devices: Sequence[SimDevice] | None = None,
         yield equipment_body(e, c.name, c.departement, device_of.get(e.id))
     for d in chosen:
         rec = device_record(d)
-        if d.asset_id not in known:  # an asset only a device names (the misconfigured one)
+        body = device_entity(rec)
+        if d.asset_id == rec.id:  # the device is its own equipment (a camera)
+            p = places[d.insee]
+            body.update({k: v for k, v in equipment_body(
+                Equipment(rec.id, "Device", d.name, d.insee, p.scope, d.at),
+                p.commune.name, p.commune.departement).items()
+                if k in ("scope", "address", "communeCode", "dataProvider")})
+        elif d.asset_id not in known:  # an asset only a device names (the misconfigured one)
             c = places[d.insee].commune
             spec_type = d.asset_id.split(":")[2]
             yield equipment_body(Equipment(d.asset_id, spec_type, d.name, d.insee,
                                            places[d.insee].scope, d.at), c.name,
                                  c.departement, rec.id)
-        yield device_entity(rec)
+        yield body
 
 
 def seed(store: Store, terms: Terms, catalogue: Catalogue, territory: Territory,

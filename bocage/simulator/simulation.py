@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from bocage.codecs.registry import builtin_registry
 from bocage.domain.timefmt import format_utc
 from bocage.ingest.service import Ingestion
 from bocage.simulator import communes as cm
@@ -54,7 +55,9 @@ class Options:
 
 
 def build_territory(options: Options) -> tr.Territory:
-    return tr.build(options.communes(), cm.all_epci(), options.seed)
+    """The territory, with devices for every kind whose model this build has."""
+    return tr.build(options.communes(), cm.all_epci(), options.seed,
+                    tr.available_models(set(encoders(builtin_registry()))))
 
 
 def now_iso() -> str:

@@ -29,15 +29,27 @@ KINDS: dict[str, tuple[str, str, str, int]] = {
     "parking": ("5", "ParkingSpot", "P", 600),
     "ev": ("6", "EVChargingStation", "E", 900),
     "pv": ("7", "PhotovoltaicMeasurement", "S", 900),
-    "energy": ("8", "EnergyMeter", "M", 900),
-    "level": ("9", "WaterObserved", "N", 900),
-    "camera": ("A", "Device", "V", 1800),
+    "energy": ("8", "ACMeasurement", "M", 900),
+    "level": ("9", "FloodMonitoring", "N", 900),
+    "camera": ("A", "Device", "V", 900),
+    "heat": ("B", "DeviceMeasurement", "T", 900),
+    "air": ("C", "AirQualityObserved", "Q", 900),
+    "people": ("D", "IndoorEnvironmentObserved", "Y", 900),
+    "cabinet": ("E", "ACMeasurement", "A", 900),
 }
 #: profile kind -> device model id, for the models this build knows how to simulate
 DEFAULT_MODELS: dict[str, str] = {
     "streetlight": "bocage-sl1", "water": "bocage-wm1", "bin": "bocage-us1",
     "classroom": "bocage-ce1", "parking": "bocage-ps1", "ev": "bocage-sim-ev",
 }
+#: every kind -> its model, for the builds whose codec registry has them all
+ALL_MODELS: dict[str, str] = {
+    **DEFAULT_MODELS, "pv": "bocage-pv1", "energy": "bocage-em1", "cabinet": "bocage-em1",
+    "heat": "bocage-hm1", "level": "bocage-wl1", "camera": "bocage-vc1", "air": "bocage-aq1",
+    "people": "bocage-pc1",
+}
+#: models that are not built-in codecs (registered by the simulator itself)
+SIMULATOR_MODELS = frozenset({"bocage-sim-ev"})
 #: EUI prefix of every simulated device (so they are easy to tell apart)
 EUI_PREFIX = "B0CA"
 
@@ -98,6 +110,24 @@ class Territory:
         return [d for d in self.devices if d.kind == kind]
 
 
+def available_models(models: set[str]) -> dict[str, str]:
+    """The kinds whose model is among ``models`` (the codecs installed) or the simulator's."""
+    return {k: m for k, m in ALL_MODELS.items() if m in models or m in SIMULATOR_MODELS}
+
+
+def pv_peak_kw(dev_eui: str, seed: int) -> float:
+    """Peak power of a PV installation, kWp."""
+    return round(between(6, 36, seed, "pv", dev_eui), 1)
+
+
+def river_config(dev_eui: str, seed: int) -> dict[str, float]:
+    """The bridge a level sensor hangs from, and the commune's thresholds (metres of water
+    above the bed), handed to the decoder as the device's configuration."""
+    reference = round(between(4.0, 6.0, seed, "bridge", dev_eui), 2)
+    return {"referenceLevel": reference, "alertLevel": round(reference * 0.5, 2),
+            "dangerLevel": round(reference * 0.68, 2)}
+
+
 def _clamp(x: float, lo: int, hi: int) -> int:
     return int(min(hi, max(lo, round(x))))
 
@@ -124,6 +154,7 @@ def plan(c: Commune, seed: int) -> dict[str, int]:
         "heat": 1 if pop >= 2500 and chance(0.5, seed, "heat", c.insee) else 0,
         "level": (1 + (pop >= 3000)) if chance(0.3, seed, "river", c.insee) else 0,
         "camera": 0 if pop < 2000 else min(8, pop // 3000 + 1),
+        "air": 1 if pop >= 4000 else 0,
     }
     out["pv"] = (pop >= 500) + (out["school"] and pop >= 1000) + out["gym"]
     return {k: int(v) for k, v in out.items()}
@@ -225,8 +256,10 @@ def _equip(p: Place, seed: int, models: dict[str, str]) -> tuple[list[Equipment]
                {"category": ["townhall"]})
     publics = [hall]
     for i in range(1, counts["cabinet"] + 1):
-        add("StreetlightControlCabinet", "K", i, f"Armoire d'éclairage {i}, {c.name}",
-            near(f"cabinet{i}", 700))
+        cab = add("StreetlightControlCabinet", "K", i, f"Armoire d'éclairage {i}, {c.name}",
+                  near(f"cabinet{i}", 700))
+        sensed("cabinet", i, f"Compteur électrique, {cab.name}", f"cabinet{i}", 5,
+               refs={"refStreetlightControlCabinet": cab.id})
     for i in range(1, counts["streetlight"] + 1):
         cabinet = f"urn:ngsi-ld:StreetlightControlCabinet:{c.insee}-K{(i - 1) // 25 + 1:03d}"
         sensed("streetlight", i, f"Point lumineux {i}, {c.name}", f"light{i}", 1200,
@@ -247,8 +280,11 @@ def _equip(p: Place, seed: int, models: dict[str, str]) -> tuple[list[Equipment]
             sensed("classroom", i, f"Salle {i}, école de {c.name}", "school", 40,
                    refs={"refBuilding": school.id})
     if counts["gym"]:
-        publics.append(add("Building", "G", 1, f"Gymnase de {c.name}", near("gym", 700),
-                           {"category": ["sportsCentre"]}))
+        gym = add("Building", "G", 1, f"Gymnase de {c.name}", near("gym", 700),
+                  {"category": ["sportsCentre"]})
+        publics.append(gym)
+        sensed("people", 1, f"Compteur de passage, {gym.name}", "gym", 20,
+               refs={"refBuilding": gym.id})
     if counts["parking"]:
         site = add("OffStreetParking", "R", 1, f"Aire de covoiturage de {c.name}",
                    near("carpool", 1500),
@@ -262,7 +298,7 @@ def _equip(p: Place, seed: int, models: dict[str, str]) -> tuple[list[Equipment]
         sensed("ev", i, f"Borne de recharge {i}, {c.name}", f"ev{i}", 600,
                {"capacity": 2, "socketType": ["Type2"]})
     for i, building in enumerate(publics[:counts["pv"]], start=1):
-        kw = round(between(6, 36, seed, "pv", c.insee, i), 1)
+        kw = pv_peak_kw(eui(c.insee, "pv", i), seed)
         sensed("pv", i, f"Photovoltaïque, {building.name}", f"pv{i}", 30,
                {"peakPower": kw}, {"refBuilding": building.id})
     for i, building in enumerate(publics, start=1):
@@ -270,12 +306,21 @@ def _equip(p: Place, seed: int, models: dict[str, str]) -> tuple[list[Equipment]
                refs={"refBuilding": building.id})
     if counts["heat"]:
         net = add("HeatNetwork", "T", 1, f"Réseau de chaleur de {c.name}", near("heat", 600))
-        sensed("energy", len(publics) + 1, f"Chaufferie, {net.name}", "heatmeter", 20,
+        sensed("heat", 1, f"Compteur de chaleur, {net.name}", "heatmeter", 20,
                refs={"refHeatNetwork": net.id})
     for i in range(1, counts["level"] + 1):
-        sensed("level", i, f"Niveau de la rivière {i}, {c.name}", f"river{i}", 2500)
-    for i in range(1, counts["camera"] + 1):
-        sensed("camera", i, f"Caméra de vidéoprotection {i}, {c.name}", f"cam{i}", 600)
+        sensed("level", i, f"Niveau de la rivière {i}, {c.name}", f"river{i}", 2500,
+               config=river_config(eui(c.insee, "level", i), seed))
+    for i in range(1, counts["air"] + 1):
+        sensed("air", i, f"Qualité de l'air, {c.name}", "air", 400)
+    for i in range(1, counts["camera"] + 1):  # the camera's Device is its own equipment
+        model = models.get("camera")
+        if model is not None:
+            dev_eui = eui(c.insee, "camera", i)
+            devices.append(SimDevice(
+                dev_eui, "camera", model, f"urn:ngsi-ld:Device:{dev_eui}", c.insee,
+                near(f"cam{i}", 600), KINDS["camera"][3],
+                f"Caméra de vidéoprotection {i}, {c.name}"))
     return equipment, devices
 
 

@@ -15,6 +15,7 @@ from bocage.ingest.deadletters import DeadLetterQuery
 from bocage.settings import Settings
 from bocage.simulator import scenario as sc
 from bocage.simulator import simulation
+from bocage.simulator.environment import river_height
 from bocage.simulator.profiles import World
 from bocage.simulator.runner import Clock, LiveRun
 from bocage.simulator.schedule import Schedule
@@ -22,7 +23,7 @@ from bocage.simulator.sinks import InProcessSink
 from bocage.storage.sqlite import SQLiteStore
 
 START = 1_773_133_200.0  # Tuesday 2026-03-10 09:00 UTC (10:00 in France: lessons)
-OPTIONS = simulation.Options(epci=("200029999",), seed=1)
+OPTIONS = simulation.Options(epci=("200029999",), seed=1)  # 14 communes, Pont-d'Ain first
 
 
 @pytest.fixture
@@ -84,6 +85,16 @@ def test_one_accelerated_hour_produces_the_scripted_incidents(app: TestClient) -
     misconfigured = next(d.dev_eui for d in territory.devices if d.sends_as)
     assert dead and {d.record.dev_eui for d in dead} == {misconfigured}
     assert {d.reason for d in dead} == {"unsupported-fport"}
+    if sc.FLOOD in incidents:  # this build has the river level model
+        gauge = next(d for d in territory.devices if d.dev_eui == incidents[sc.FLOOD].dev_eui)
+        level = app.get(f"/ngsi-ld/v1/entities/{gauge.asset_id}").json()["currentLevel"]
+        before = river_height(gauge, START, 1, None)
+        assert level["value"] > before + 0.2  # 30 minutes into the flood
+    if sc.SILENT in incidents:  # a camera went silent 20 minutes in
+        cam = app.get(f"/ngsi-ld/v1/entities/urn:ngsi-ld:Device:{incidents[sc.SILENT].dev_eui}")
+        last = cam.json()["dateLastValueReported"]["value"]
+        assert last < "2026-03-10T09:20:00"
+        assert cam.json()["scope"].startswith("/FR/01/")
     # the rest of the territory is alive: every healthy device reported
     lights = entities(app, "Streetlight", "powerState")
     assert len(lights) == len(territory.devices_of("streetlight"))

@@ -24,7 +24,8 @@ from bocage.simulator.seeding import EV_MODEL
 
 CODECS = builtin_registry()
 ENCODERS = encoders(CODECS)
-TERRITORY = tr.build(cm.select(epci=("200029999",)), cm.all_epci(), 1)
+MODELS = tr.available_models(set(ENCODERS))
+TERRITORY = tr.build(cm.select(epci=("200029999", "240100883")), cm.all_epci(), 1, MODELS)
 WORLD = pr.World(1)
 #: one device of each simulated kind
 SAMPLE = {d.kind: d for d in reversed(TERRITORY.devices) if not d.sends_as}
@@ -36,18 +37,21 @@ def utc(*args: int) -> float:
 
 
 def close(decoded: Any, simulated: Any, tol: float) -> bool:
-    if isinstance(simulated, bool | str):
+    if isinstance(simulated, bool) or not isinstance(simulated, int | float):
         return bool(decoded == simulated)
     return bool(abs(decoded - simulated) <= tol)
 
 
 #: decoded key -> tolerance (the frame's resolution)
 TOLERANCE = {"energy": 0.0011, "power": 0.051, "index": 0.0011, "fillingLevel": 0.002,
-             "temperature": 0.0051}
+             "temperature": 0.0051, "current": 0.0051, "pm25": 0.051, "pm10": 0.051,
+             "measuredDistance": 0.0011, "flowTemperature": 0.0051,
+             "returnTemperature": 0.0051}
 
 
 def test_every_kind_with_a_model_is_sampled() -> None:
-    assert set(SAMPLE) == set(tr.DEFAULT_MODELS)
+    assert set(tr.DEFAULT_MODELS) <= set(MODELS)
+    assert set(SAMPLE) == set(MODELS)
 
 
 @pytest.mark.parametrize("kind", sorted(SAMPLE))
@@ -69,10 +73,11 @@ def test_payload_decodes_back_to_the_simulated_values(kind: str, t: float) -> No
     for key, got in decoded.items():
         if key in values:
             assert close(got, values[key], TOLERANCE.get(key, 0)), (key, got, values[key])
-    assert set(decoded) - set(values) <= {"distance"}  # the bin frame carries a distance
+    assert set(values) - set(decoded) <= {"depth", "offset"}  # the bin's configuration
     for q in codec.model.quantities:  # and every value is within the model's range
-        if q.minimum is not None and isinstance(decoded[q.key], int | float):
-            assert q.minimum <= decoded[q.key] <= (q.maximum or math.inf)
+        got = decoded.get(q.key)
+        if q.minimum is not None and isinstance(got, int | float):
+            assert q.minimum <= got <= (q.maximum or math.inf), (q.key, got)
 
 
 def test_sun_times_at_amberieu() -> None:
@@ -183,3 +188,65 @@ def test_schedule_keeps_each_device_on_its_grid() -> None:
     again = Schedule(devices, 1, start + 1800).due(start + 3 * 3600)
     assert {(round(t, 6), d.dev_eui) for t, d in again} <= {
         (round(t, 6), d.dev_eui) for t, d in due}  # same grid after a restart
+
+
+def _sample(kind: str) -> tr.SimDevice:
+    if kind not in SAMPLE:
+        pytest.skip(f"this build has no device model for {kind}")
+    return SAMPLE[kind]
+
+
+def test_pv_follows_the_sun_and_its_index_only_grows() -> None:
+    panel = _sample("pv")
+    assert pr.values(panel, utc(2026, 6, 21, 1), WORLD)["power"] == 0  # type: ignore[index]
+    noon = pr.values(panel, utc(2026, 6, 21, 11), WORLD)
+    assert noon is not None and noon["power"] > 1000
+    energies = [pr.values(panel, utc(2026, 1, 1) + h * 3600, WORLD)["energy"]  # type: ignore[index]
+                for h in range(0, 24 * 400, 11)]
+    assert energies == sorted(energies)
+
+
+def test_meters_indexes_only_grow() -> None:
+    for kind in ("energy", "cabinet", "heat"):
+        if kind not in SAMPLE:
+            continue
+        dev = SAMPLE[kind]
+        indexes = [pr.values(dev, utc(2025, 1, 1) + h * 3600, WORLD)["energy"]  # type: ignore[index]
+                   for h in range(0, 24 * 500, 13)]
+        assert indexes == sorted(indexes), kind
+
+
+def test_a_cabinet_draws_power_at_night_only() -> None:
+    cab = _sample("cabinet")
+    assert pr.values(cab, utc(2026, 1, 14, 11), WORLD)["power"] == 0  # type: ignore[index]
+    assert pr.values(cab, utc(2026, 1, 14, 18), WORLD)["power"] > 500  # type: ignore[index]
+
+
+def test_a_flood_rises_above_the_danger_level() -> None:
+    gauge = _sample("level")
+    start = utc(2026, 3, 10, 9)
+    world = pr.World.of(1, sc.Scenario(start, (sc.Incident(sc.FLOOD, gauge.dev_eui,
+                                                             start + 1800),)))
+    reference = gauge.configuration["referenceLevel"]
+
+    def height(t: float, w: pr.World) -> float:
+        v = pr.values(gauge, t, w)
+        assert v is not None
+        return float(reference - v["measuredDistance"])
+
+    assert height(start, world) == height(start, WORLD)
+    assert height(start + 3600, world) > height(start, world) + 0.2
+    assert height(start + 12 * 3600, world) > gauge.configuration["dangerLevel"]
+
+
+def test_gym_is_empty_at_night_and_busy_on_weekday_evenings() -> None:
+    counter = _sample("people")
+    assert pr.values(counter, utc(2026, 3, 10, 2), WORLD)["occupancy"] == 0  # type: ignore[index]
+    assert pr.values(counter, utc(2026, 3, 10, 18), WORLD)["occupancy"] > 10  # type: ignore[index]
+
+
+def test_camera_heartbeat_uptime_restarts_monthly() -> None:
+    cam = _sample("camera")
+    uptimes = [pr.values(cam, utc(2026, 1, 1) + h * 3600, WORLD)["uptime"]  # type: ignore[index]
+               for h in range(0, 24 * 90)]
+    assert max(uptimes) <= 31 * 24 and sum(b < a for a, b in itertools.pairwise(uptimes)) >= 2

@@ -9,6 +9,7 @@ import pytest
 
 SIMULATOR = Path(__file__).parents[2] / "bocage" / "simulator"
 PURE = ("admin", "geography", "rand", "territory", "sun", "weather", "profiles", "scenario",
+        "energy", "environment",
         "envelope", "schedule", "encoding")
 FORBIDDEN = {"sqlite3", "psycopg", "fastapi", "starlette", "httpx", "socket", "subprocess",
              "uvicorn", "asyncio", "threading", "time", "os", "pathlib", "importlib",
