@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from starlette.testclient import TestClient
 
 from bocage.api.app import create_app
 from bocage.settings import Settings
@@ -49,6 +50,15 @@ def test_backfill_sends_the_past_hour_by_hour(tmp_path: Path) -> None:
         stamps = [i["observedAt"] for k, v in got.items() if k.endswith("powerState")
                   for i in v]
         assert stamps and all("2026-03-10T0" in s for s in stamps)  # in the past hours
+        # and every reading went to the attribute history (the temporal API)
+        meter = territory.devices_of("water")[0]
+        with TestClient(app) as client:
+            r = client.get(f"/ngsi-ld/v1/temporal/entities/{meter.asset_id}", params={
+                "attrs": "waterConsumption", "timerel": "after",
+                "timeAt": "2026-03-01T00:00:00Z"})
+        assert r.status_code == 200, r.text
+        values = [i["value"] for i in r.json()["waterConsumption"]]
+        assert len(values) == 3 and values == sorted(values)
     finally:
         ingestion.close()
         store.close()
