@@ -146,7 +146,8 @@ def demo(
 @app.command()
 def simulate(
     target: Annotated[str, typer.Option(
-        help="The running bocage: http://host:port (its /ingest/chirpstack endpoint).")],
+        help="Where uplinks go: http://host:port (a running bocage's /ingest/chirpstack) or "
+             "mqtt://host:port (a broker bocage's ChirpStack MQTT connector reads).")],
     devices: Annotated[int, typer.Option(help="How many simulated devices.")] = 1000,
     interval: Annotated[float | None, typer.Option(
         help="Seconds between two uplinks of a device (default: each model's nominal "
@@ -156,6 +157,9 @@ def simulate(
         help="ChirpStack secret of the target (else BOCAGE_CHIRPSTACK_SECRET).")] = None,
     register: Annotated[bool, typer.Option(
         help="First register the devices and their equipment in the target.")] = True,
+    api: Annotated[str | None, typer.Option(
+        help="The bocage API to register devices in, when the target is MQTT "
+             "(default: the HTTP target).")] = None,
     concurrency: Annotated[int, typer.Option(help="Requests in flight at most.")] = 64,
     seed: Annotated[int, typer.Option(help="Seed of the simulated territory.")] = 1,
     json_out: Annotated[Path | None, typer.Option(
@@ -173,8 +177,13 @@ def simulate(
     from bocage.simulator import loadgen
     from bocage.simulator.simulation import parse_duration
 
-    if not target.startswith(("http://", "https://")):
-        raise typer.BadParameter("--target must be an http(s):// URL of a running bocage")
+    over_mqtt = target.startswith(("mqtt://", "mqtts://"))
+    if not over_mqtt and not target.startswith(("http://", "https://")):
+        raise typer.BadParameter("--target must be http(s)://host:port or mqtt(s)://host:port")
+    api_url = api or (None if over_mqtt else target)
+    if register and api_url is None:
+        raise typer.BadParameter("with an MQTT target, give --api http://host:port to "
+                                 "register the devices (or --no-register)")
     if devices <= 0 or (interval is not None and interval <= 0) or concurrency <= 0:
         raise typer.BadParameter("--devices, --interval and --concurrency must be positive")
     try:
@@ -183,7 +192,7 @@ def simulate(
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     token = secret or os.environ.get("BOCAGE_CHIRPSTACK_SECRET", "")
-    if not token:
+    if not token and not over_mqtt:
         raise typer.BadParameter("give the target's ChirpStack secret (--secret or "
                                  "BOCAGE_CHIRPSTACK_SECRET)")
     if register:
@@ -192,7 +201,7 @@ def simulate(
                           TextColumn("{task.completed}/{task.total} entities"),
                           transient=True) as bar:
                 task = bar.add_task("register", total=None)
-                loadgen.register(target, territories, chosen,
+                loadgen.register(api_url or target, territories, chosen,
                                  lambda done, total: bar.update(task, completed=done,
                                                                 total=total))
         except (RuntimeError, OSError, httpx.HTTPError) as exc:
@@ -202,8 +211,19 @@ def simulate(
     def show(r: loadgen.Report) -> None:
         typer.echo(json.dumps(r.to_json()))
 
-    report = asyncio.run(loadgen.run(chosen, loadgen.HttpTarget(target, token, concurrency),
-                                     seconds, interval, seed, concurrency, report=show))
+    sink: Any
+    if over_mqtt:
+        from bocage.simulator.mqtt_target import MqttTarget
+
+        try:
+            sink = MqttTarget(target)
+        except (OSError, ValueError) as exc:
+            typer.echo(f"bocage: cannot reach {target}: {exc}", err=True)
+            raise typer.Exit(2) from None
+    else:
+        sink = loadgen.HttpTarget(target, token, concurrency)
+    report = asyncio.run(loadgen.run(chosen, sink, seconds, interval, seed, concurrency,
+                                     report=show))
     final = report.to_json()
     typer.echo(json.dumps(final))
     if json_out is not None:

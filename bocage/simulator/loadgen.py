@@ -18,7 +18,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import httpx
@@ -28,7 +28,6 @@ from bocage.codecs.registry import builtin_registry
 from bocage.simulator import communes as cm
 from bocage.simulator import territory as tr
 from bocage.simulator.encoding import encoders
-from bocage.simulator.envelope import APPLICATION_ID
 from bocage.simulator.profiles import World
 from bocage.simulator.scenario import Scenario
 from bocage.simulator.schedule import Schedule, uplink
@@ -180,12 +179,13 @@ class HttpTarget:
         await self._client.aclose()
 
 
-def topic(dev_eui: str) -> str:
-    """Where ChirpStack v4's MQTT integration publishes a device's uplinks."""
-    return f"application/{APPLICATION_ID}/device/{dev_eui.lower()}/event/up"
+class Target(Protocol):
+    async def send(self, body: dict[str, Any], stats: Stats) -> None: ...
+
+    async def close(self) -> None: ...
 
 
-async def run(devices: Sequence[tr.SimDevice], target: HttpTarget, duration: float,
+async def run(devices: Sequence[tr.SimDevice], target: Target, duration: float,
               interval: float | None = None, seed: int = 1, concurrency: int = 64,
               tick: float = 0.1, report: Callable[[Report], None] | None = None,
               report_every: float = 10.0) -> Report:
