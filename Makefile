@@ -2,6 +2,8 @@
 PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
+# extra options of `make demo`, e.g. make demo DEMO_ARGS="--port 8080 --departement 01"
+DEMO_ARGS ?=
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
 
 .PHONY: demo serve test check bench screenshots fuzz clean
@@ -14,7 +16,7 @@ $(STAMP): pyproject.toml
 	touch $@
 
 demo: $(STAMP)
-	$(VENV)/bin/bocage demo
+	$(VENV)/bin/bocage demo $(DEMO_ARGS)
 
 serve: $(STAMP)
 	$(VENV)/bin/bocage serve

@@ -27,7 +27,8 @@ def _settings(config: Path | None, **overrides: Any) -> Settings:
         raise typer.BadParameter(str(exc)) from None
 
 
-def _serve(settings: Settings, seed_demo: bool) -> None:
+def _serve(settings: Settings, simulate: Any = None) -> None:
+    """Serve the API; with ``simulate`` (simulator Options), a living territory too."""
     import uvicorn
 
     from bocage.api.app import create_app
@@ -46,14 +47,14 @@ def _serve(settings: Settings, seed_demo: bool) -> None:
     except (ValueError, OSError) as exc:
         typer.echo(f"bocage: cannot open the database: {exc}", err=True)
         raise typer.Exit(2) from None
+    run = None
     try:
         app_ = create_app(settings, store)
-        if seed_demo:
-            from bocage.demo import demo_keys, seed, write_keys
-
-            created = seed(store, app_.state.services.contexts.core_term_map)
-            log.info("demo entities loaded", extra={"entities_created": created})
+        if simulate is not None:
+            run = _start_simulation(settings, simulate, store, app_.state.ingestion)
             if settings.auth_on:
+                from bocage.demo import demo_keys, write_keys
+
                 keys = demo_keys(app_.state.security)
                 where = write_keys(keys, settings.database_url)
                 typer.echo(_demo_banner(keys, where))
@@ -64,6 +65,8 @@ def _serve(settings: Settings, seed_demo: bool) -> None:
         uvicorn.run(app_, host=settings.host, port=settings.port, log_config=None,
                     access_log=False)
     finally:
+        if run is not None:
+            run.stop()
         store.close()
 
 
@@ -87,6 +90,34 @@ def _demo_banner(keys: dict[str, str], where: Path) -> str:
     return "\n".join(lines)
 
 
+def _start_simulation(settings: Settings, options: Any, store: Any, ingestion: Any) -> Any:
+    """Without history, in the background (the API answers at once, the territory
+    fills in); with ``--history``, the backfill runs first, with a progress bar."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from bocage.simulator import simulation
+    from bocage.simulator.sinks import HttpSink
+
+    try:
+        options.sim.communes()  # a bad --departement / --epci fails now, clearly
+    except ValueError as exc:
+        typer.echo(f"bocage: {exc}", err=True)
+        raise typer.Exit(2) from None
+    sink = None
+    if options.via == "http":
+        sink = HttpSink(f"http://{settings.host}:{settings.port}", settings.chirpstack_secret)
+    if options.sim.history <= 0:
+        return simulation.start(options.sim, store, ingestion, sink)
+    with Progress(TextColumn("backfilling history"), BarColumn(),
+                  TextColumn("{task.percentage:>3.0f}%"), TimeRemainingColumn(),
+                  transient=True) as bar:
+        task = bar.add_task("history", total=options.sim.history)
+        live = simulation.prepare(options.sim, store, ingestion, sink,
+                                  lambda done, total: bar.update(task, completed=done))
+    live.start()
+    return live
+
+
 @app.command()
 def serve(
     host: Annotated[str | None, typer.Option(help="Listen address (BOCAGE_HOST).")] = None,
@@ -94,7 +125,7 @@ def serve(
     config: ConfigOpt = None,
 ) -> None:
     """Serve the API on the configured store."""
-    _serve(_settings(config, host=host, port=port), seed_demo=False)
+    _serve(_settings(config, host=host, port=port))
 
 
 @app.command()
@@ -102,9 +133,133 @@ def demo(
     host: Annotated[str | None, typer.Option(help="Listen address (BOCAGE_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Listen port (BOCAGE_PORT).")] = None,
     config: ConfigOpt = None,
+    departement: Annotated[str | None, typer.Option(
+        help="Simulate every commune of this department (e.g. 01); default: three EPCI "
+             "of the Ain.")] = None,
+    epci: Annotated[list[str] | None, typer.Option(
+        help="Simulate the communes of this EPCI (SIREN); repeatable.")] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the territory and its story.")] = 1,
+    speed: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 1.0,
+    history: Annotated[str, typer.Option(
+        help="Backfill this much past before going live (e.g. 1d, 30d).")] = "0s",
+    via: Annotated[str, typer.Option(
+        help="inprocess (the inbox, default) or http (POST /ingest/chirpstack on this "
+             "server, with the configured or a generated ChirpStack secret).")] = "inprocess",
 ) -> None:
-    """Serve with example equipment entities of a rural territory loaded."""
-    _serve(_settings(config, host=host, port=port), seed_demo=True)
+    """Serve with a simulated rural territory reporting through the ingestion pipeline."""
+    import secrets
+    from dataclasses import dataclass
+
+    from bocage.simulator.simulation import Options, parse_duration
+
+    if via not in ("inprocess", "http"):
+        raise typer.BadParameter("--via must be inprocess or http")
+    if speed <= 0:
+        raise typer.BadParameter("--speed must be positive")
+    try:
+        sim = Options(departement=departement, epci=tuple(epci or ()), seed=seed, speed=speed,
+                      history=parse_duration(history))
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    settings = _settings(config, host=host, port=port)
+    if via == "http" and not settings.chirpstack_secret:
+        settings = settings.replace(chirpstack_secret=secrets.token_hex(24))
+
+    @dataclass(frozen=True)
+    class _Sim:
+        sim: Options
+        via: str
+
+    _serve(settings, _Sim(sim, via))
+
+
+@app.command()
+def simulate(
+    target: Annotated[str, typer.Option(
+        help="Where uplinks go: http://host:port (a running bocage's /ingest/chirpstack) or "
+             "mqtt://host:port (a broker bocage's ChirpStack MQTT connector reads).")],
+    devices: Annotated[int, typer.Option(help="How many simulated devices.")] = 1000,
+    interval: Annotated[float | None, typer.Option(
+        help="Seconds between two uplinks of a device (default: each model's nominal "
+             "interval, 10 min to 1 h).")] = None,
+    duration: Annotated[str, typer.Option(help="How long to run (e.g. 90s, 10m, 2h).")] = "60s",
+    secret: Annotated[str | None, typer.Option(
+        help="ChirpStack secret of the target (else BOCAGE_CHIRPSTACK_SECRET).")] = None,
+    register: Annotated[bool, typer.Option(
+        help="First register the devices and their equipment in the target.")] = True,
+    api: Annotated[str | None, typer.Option(
+        help="The bocage API to register devices in, when the target is MQTT "
+             "(default: the HTTP target).")] = None,
+    concurrency: Annotated[int, typer.Option(help="Requests in flight at most.")] = 64,
+    seed: Annotated[int, typer.Option(help="Seed of the simulated territory.")] = 1,
+    json_out: Annotated[Path | None, typer.Option(
+        "--json", help="Also write the final report to this JSON file.")] = None,
+) -> None:
+    """Load generator: drive a running bocage with simulated devices, report counts,
+    latencies and the generator's own CPU use."""
+    import asyncio
+    import json
+    import os
+
+    import httpx
+    from rich.progress import BarColumn, Progress, TextColumn
+
+    from bocage.simulator import loadgen
+    from bocage.simulator.simulation import parse_duration
+
+    over_mqtt = target.startswith(("mqtt://", "mqtts://"))
+    if not over_mqtt and not target.startswith(("http://", "https://")):
+        raise typer.BadParameter("--target must be http(s)://host:port or mqtt(s)://host:port")
+    api_url = api or (None if over_mqtt else target)
+    if register and api_url is None:
+        raise typer.BadParameter("with an MQTT target, give --api http://host:port to "
+                                 "register the devices (or --no-register)")
+    if devices <= 0 or (interval is not None and interval <= 0) or concurrency <= 0:
+        raise typer.BadParameter("--devices, --interval and --concurrency must be positive")
+    try:
+        seconds = parse_duration(duration)
+        territories, chosen = loadgen.pick_devices(devices, seed)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+    token = secret or os.environ.get("BOCAGE_CHIRPSTACK_SECRET", "")
+    if not token and not over_mqtt:
+        raise typer.BadParameter("give the target's ChirpStack secret (--secret or "
+                                 "BOCAGE_CHIRPSTACK_SECRET)")
+    if register:
+        try:
+            with Progress(TextColumn(f"registering {devices} devices"), BarColumn(),
+                          TextColumn("{task.completed}/{task.total} entities"),
+                          transient=True) as bar:
+                task = bar.add_task("register", total=None)
+                loadgen.register(api_url or target, territories, chosen,
+                                 lambda done, total: bar.update(task, completed=done,
+                                                                total=total))
+        except (RuntimeError, OSError, httpx.HTTPError) as exc:
+            typer.echo(f"bocage: {exc}", err=True)
+            raise typer.Exit(2) from None
+
+    def show(r: loadgen.Report) -> None:
+        typer.echo(json.dumps(r.to_json()))
+
+    sink: Any
+    if over_mqtt:
+        from bocage.simulator.mqtt_target import MqttTarget
+
+        try:
+            sink = MqttTarget(target)
+        except (OSError, ValueError) as exc:
+            typer.echo(f"bocage: cannot reach {target}: {exc}", err=True)
+            raise typer.Exit(2) from None
+    else:
+        sink = loadgen.HttpTarget(target, token, concurrency)
+    report = asyncio.run(loadgen.run(chosen, sink, seconds, interval, seed, concurrency,
+                                     report=show))
+    final = report.to_json()
+    typer.echo(json.dumps(final))
+    if json_out is not None:
+        json_out.write_text(json.dumps(final, indent=2) + "\n")
+    if report.stats.errors or report.stats.rejected or report.stats.unanswered:
+        raise typer.Exit(1)
 
 
 @app.command()

@@ -19,6 +19,7 @@ more data (commune data, schemas...), add a step function and append it to ``STE
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import sys
 from collections.abc import Callable
@@ -97,9 +98,66 @@ def ngsi_ld_core_contexts(shared: Path) -> dict[str, bytes]:
     return out
 
 
+# --------------------------------------------------------------------- communes
+COMMUNES_DIR = "bocage/simulator/data"
+#: zones shipped: metropolitan France and the overseas departments (the overseas
+#: collectivities, zone "com", have no department of their own and are left out)
+COMMUNE_ZONES = ("metro", "drom")
+
+
+def _tsv_field(value: object) -> str:
+    text = str(value)
+    if any(c in text for c in "\t\n\r"):
+        raise SystemExit(f"commune data: a field holds a tab or newline: {text!r}")
+    return text
+
+
+def communes(shared: Path) -> dict[str, bytes]:
+    """Current communes (INSEE, name, department, population, EPCI) and EPCI, compact.
+
+    ``communes.tsv.gz``: ``insee name departement population epci`` (the EPCI SIREN,
+    empty for the few communes in none); ``epci.tsv``: ``siren name kind``. The gzip
+    stream is written with a fixed mtime so the bytes are reproducible.
+    """
+    src = shared / "communes"
+    all_communes = json.loads(_read(src / "communes.json"))
+    all_epci = json.loads(_read(src / "epci.json"))
+    member_of: dict[str, str] = {}
+    epci_lines = ["siren\tname\tkind"]
+    for e in sorted(all_epci, key=lambda e: e["code"]):
+        epci_lines.append("\t".join(_tsv_field(v) for v in (e["code"], e["nom"], e["type"])))
+        for m in e["membres"]:
+            member_of[m["code"]] = e["code"]
+    lines = ["insee\tname\tdepartement\tpopulation\tepci"]
+    for c in sorted(all_communes, key=lambda c: c["code"]):
+        if c.get("type") != "commune-actuelle" or c.get("zone") not in COMMUNE_ZONES:
+            continue
+        lines.append("\t".join(_tsv_field(v) for v in (
+            c["code"], c["nom"], c["departement"], int(c.get("population") or 0),
+            member_of.get(c["code"], ""))))
+    table = ("\n".join(lines) + "\n").encode("utf-8")
+    license_text = _read(src / "LICENSE").decode("utf-8").strip()
+    upstream = _read(src / "SOURCE.txt").decode("utf-8").strip()
+    return {
+        f"{COMMUNES_DIR}/communes.tsv.gz": gzip.compress(table, compresslevel=9, mtime=0),
+        f"{COMMUNES_DIR}/epci.tsv": ("\n".join(epci_lines) + "\n").encode("utf-8"),
+        f"{COMMUNES_DIR}/SOURCE.txt": (
+            "Bundled by scripts/bundle_data.py from ../shared/data/communes/ - do not edit "
+            "by hand.\n\n"
+            "Current communes of metropolitan France and the overseas departments (INSEE\n"
+            "code, name, department, population, EPCI SIREN) and the EPCI (SIREN, name,\n"
+            "kind), reduced to those columns. No geometry: the simulator places communes\n"
+            "itself (simulated positions).\n\n"
+            "Upstream provenance:\n" + upstream + "\n\n"
+            "Upstream licence:\n" + license_text + "\n"
+        ).encode("utf-8"),
+    }
+
+
 #: the bundling steps, run in order; extend this list for new data
 STEPS: list[Step] = [
     Step("ngsi-ld core contexts", ngsi_ld_core_contexts),
+    Step("communes", communes),
 ]
 
 

@@ -40,7 +40,7 @@ class Bocage:
 
 def start_bocage(command: str, data: Path, *, cwd: Path | None = None,
                  env: Mapping[str, str] | None = None, port: int | None = None,
-                 log_name: str | None = None) -> Bocage:
+                 log_name: str | None = None, args: tuple[str, ...] = ()) -> Bocage:
     """Start `bocage <command>` on a free port (or ``port``); return once ready."""
     port = port or free_port()
     full_env = {**os.environ, "BOCAGE_DATABASE_URL": f"sqlite:///{data}/bocage.db",
@@ -49,7 +49,7 @@ def start_bocage(command: str, data: Path, *, cwd: Path | None = None,
     with log_path.open("ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "bocage.cli", command, "--host", "127.0.0.1",
-             "--port", str(port)],
+             "--port", str(port), *args],
             env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd,
         )
     base = f"http://127.0.0.1:{port}"
@@ -78,9 +78,10 @@ def stop_bocage(proc: subprocess.Popen[bytes]) -> None:
 
 @contextlib.contextmanager
 def running_bocage(command: str, data: Path, *, cwd: Path | None = None,
-                   env: Mapping[str, str] | None = None) -> Iterator[str]:
-    """Start `bocage <command>` on a free port; yield its base URL once ready."""
-    server = start_bocage(command, data, cwd=cwd, env=env)
+                   env: Mapping[str, str] | None = None,
+                   args: tuple[str, ...] = ()) -> Iterator[str]:
+    """Start `bocage <command> [args]` on a free port; yield its base URL once ready."""
+    server = start_bocage(command, data, cwd=cwd, env=env, args=args)
     try:
         yield server.base
     finally:

@@ -1,52 +1,53 @@
-"""`bocage demo` serves example equipment, and keeps it across restarts."""
+"""`bocage demo` serves a living simulated territory, and keeps it across restarts."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import httpx
 from bocage_process import running_bocage
 
+from bocage.simulator import simulation
+from bocage.simulator.seeding import bodies
 
-def demo_keys(data: Path) -> dict[str, str]:
-    """The keys `bocage demo` wrote beside its database (``export BOCAGE_ADMIN_KEY=...``)."""
-    keys = {}
-    for line in (data / "demo-keys.env").read_text().splitlines():
-        name, _, key = line.removeprefix("export ").partition("=")
-        keys[name] = key
-    return keys
+EPCI = "200029999"  # CC Rives de l'Ain - Pays du Cerdon: 14 communes, quick to start
+PONT_D_AIN = f"/FR/01/{EPCI}/01304"
 
 
-def test_demo_serves_example_equipment_and_restarts_cleanly(tmp_path: Path) -> None:
-    previous: dict[str, str] = {}
+def wait_for(check: object, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():  # type: ignore[operator]
+        assert time.monotonic() < deadline, "the territory did not come alive in time"
+        time.sleep(0.25)
+
+
+def test_demo_serves_a_living_territory_and_restarts_cleanly(tmp_path: Path) -> None:
+    territory = simulation.build_territory(simulation.Options(epci=(EPCI,), seed=5))
+    expected = sum(1 for b in bodies(territory) if b.get("scope") == PONT_D_AIN)
+    lights = len(territory.devices_of("streetlight"))
     for _ in range(2):  # a second start must not duplicate or fail
-        with running_bocage("demo", tmp_path) as base:
+        # authentication is covered by tests/security; here the territory itself
+        with running_bocage("demo", tmp_path, args=("--epci", EPCI, "--seed", "5"),
+                            env={"BOCAGE_AUTH": "off"}) as base:
             api = f"{base}/ngsi-ld/v1"
-            keys = demo_keys(tmp_path)
-            admin = {"Authorization": f"Bearer {keys['BOCAGE_ADMIN_KEY']}"}
-            agent = {"Authorization": f"Bearer {keys['BOCAGE_AGENT_KEY']}"}
-            # anonymous callers see open data only
-            assert set(httpx.get(f"{api}/types").json()["typeList"]) == {
-                "ParkingSite", "EVChargingStation"}
-            types = httpx.get(f"{api}/types", headers=admin).json()["typeList"]
-            assert {"Streetlight", "WasteContainer", "ParkingSite"} <= set(types)
-            r = httpx.get(f"{api}/entities", headers=admin,
-                          params={"type": "WasteContainer", "q": "fillingLevel>0.5"})
-            assert [e["id"] for e in r.json()] == ["urn:ngsi-ld:WasteContainer:01202-0001"]
-            ambe = httpx.get(f"{api}/entities", headers=admin, params={
-                "scopeQ": "/FR/01/240100883/01004", "count": "true", "limit": 0})
-            assert ambe.headers["NGSILD-Results-Count"] == "4"
-            # the agent of Ambérieu sees Ambérieu's 4 entities, not Lagnieu's bin
-            mine = httpx.get(f"{api}/entities", headers=agent,
-                             params={"count": "true", "limit": 0})
-            assert mine.headers["NGSILD-Results-Count"] == "4"
-            near = httpx.get(f"{api}/entities", headers=admin, params={
-                "georel": "near;maxDistance==500", "geometry": "Point",
-                "coordinates": "[5.3445,45.8990]"})
-            assert [e["id"] for e in near.json()] == ["urn:ngsi-ld:WasteContainer:01202-0001"]
-            assert "location" in near.json()[0]
-            # the keys of the previous start were revoked
-            for old in previous.values():
-                r = httpx.get(f"{api}/entities", headers={"Authorization": f"Bearer {old}"})
-                assert r.status_code == 401
-            previous = keys
+
+            def count(api: str = api, **params: str) -> int:
+                r = httpx.get(f"{api}/entities", params={**params, "count": "true",
+                                                         "limit": "0"})
+                return int(r.headers["NGSILD-Results-Count"])
+
+            wait_for(lambda: count(scopeQ=PONT_D_AIN) == expected)
+            # every street light reports within the first seconds (primed readings)
+            wait_for(lambda: count(type="Streetlight", q="powerState") == lights)
+            types = httpx.get(f"{api}/types").json()["typeList"]
+            assert {"Streetlight", "WasteContainer", "OffStreetParking", "Building",
+                    "EVChargingStation", "Device"} <= set(types)
+            bin_ = next(e for e in territory.equipment if e.type == "WasteContainer")
+            near = httpx.get(f"{api}/entities", params={
+                "type": "WasteContainer", "georel": "near;maxDistance==1",
+                "geometry": "Point", "coordinates": f"[{bin_.at[0]},{bin_.at[1]}]"})
+            assert [e["id"] for e in near.json()] == [bin_.id]
+            wait_for(lambda: len(httpx.get(f"{base}/api/dead-letters").json()) > 0)
+            dead = httpx.get(f"{base}/api/dead-letters").json()
+            assert {d["reason"] for d in dead} == {"unsupported-fport"}
