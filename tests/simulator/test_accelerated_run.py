@@ -29,7 +29,7 @@ OPTIONS = simulation.Options(epci=("200029999",), seed=1)  # 14 communes, Pont-d
 @pytest.fixture
 def app(tmp_path: Path) -> Iterator[TestClient]:
     store = SQLiteStore(str(tmp_path / "bocage.db"))
-    settings = Settings(database_url=f"sqlite:///{tmp_path}/bocage.db")
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/bocage.db", auth="off")
     with TestClient(create_app(settings, store)) as client:
         yield client
     store.close()

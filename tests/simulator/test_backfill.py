@@ -28,7 +28,7 @@ def test_parse_duration() -> None:
 
 def test_backfill_sends_the_past_hour_by_hour(tmp_path: Path) -> None:
     store = SQLiteStore(str(tmp_path / "bocage.db"))
-    app = create_app(Settings(database_url=f"sqlite:///{tmp_path}/bocage.db"), store)
+    app = create_app(Settings(database_url=f"sqlite:///{tmp_path}/bocage.db", auth="off"), store)
     ingestion = app.state.ingestion
     try:
         territory = simulation.build_territory(simulation.Options(epci=("200029999",)))

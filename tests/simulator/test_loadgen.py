@@ -27,7 +27,7 @@ def server(tmp_path: Path) -> Iterator[tuple[str, object]]:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     store = SQLiteStore(str(tmp_path / "bocage.db"))
-    settings = Settings(database_url=f"sqlite:///{tmp_path}/bocage.db",
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/bocage.db", auth="off",
                         chirpstack_secret=SECRET)
     app = create_app(settings, store)
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
