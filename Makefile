@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(PY) benchmarks/run.py
 	$(PY) benchmarks/jscodec.py
 	$(PY) benchmarks/ingest.py
+	$(PY) benchmarks/history.py
 
 screenshots: $(STAMP)
 	$(PY) scripts/screenshots.py

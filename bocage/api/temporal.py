@@ -41,7 +41,7 @@ from bocage.api.services import Services
 from bocage.api.temporal_params import TimeFilter, parse_temporal_query, parse_time_filter
 from bocage.domain.entity import ENTITY_KEYS, Entity, Instance
 from bocage.domain.errors import AlreadyExists, BadRequestData, ResourceNotFound
-from bocage.domain.temporal import History, Record
+from bocage.domain.temporal import History, HistoryRange, Record, parse_instance_id
 from bocage.domain.timefmt import from_ms
 from bocage.ngsild import mutations as mut
 from bocage.ngsild.parse import check_name, check_uri, parse_entity, parse_instance
@@ -331,8 +331,6 @@ def _stamp(inst: Instance, now: str) -> Instance:
 def _find(
     history: HistoryStore, tenant: str, entity_id: str, attr: str, instance_id: str
 ) -> Record | None:
-    from bocage.domain.temporal import HistoryRange, parse_instance_id
-
     where = parse_instance_id(instance_id)
     if where is None:
         return None
