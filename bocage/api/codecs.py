@@ -1,4 +1,6 @@
-"""JavaScript codecs: ``/api/codecs`` (list, get, delete) and ``.../{id}/decode`` to try one."""
+"""JavaScript codecs: ``/api/codecs`` (list, get, delete), and trying one on a payload:
+``.../{id}/decode`` (uplink), ``.../{id}/encode`` and ``.../{id}/decode-downlink``.
+Nothing is stored; a codec that fails answers 200 with its errors and ``failure``."""
 
 from __future__ import annotations
 
@@ -24,7 +26,7 @@ def _decode_args(body: object) -> tuple[bytes, int, str, dict[str, Any]]:
         payload = example_bytes(body.get("bytes", ""))
     except ValueError as exc:
         raise BadRequestData(f"bytes: {exc}") from None
-    port = body.get("fPort", 1)
+    port = body.get("fPort", 0)
     if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 255:
         raise BadRequestData("fPort must be an integer in [0, 255]")
     recv = body.get("recvTime", "")
@@ -59,22 +61,39 @@ def build_router(ingestion: Ingestion) -> APIRouter:
         await run(lambda: library.delete(codec_id))
         return Response(status_code=204)
 
+    def attempt(codec_id: str, call: str, *args: Any) -> dict[str, Any]:
+        src = _get(codec_id)
+        try:
+            return library.run(src, call, *args).to_json()
+        except JsTimeout as exc:
+            return {"errors": [str(exc)], "warnings": [], "failure": "codec-timeout"}
+        except JsError as exc:
+            return {"errors": [" ".join(str(exc).split())], "warnings": [],
+                    "failure": "codec-error"}
+
     @router.post("/{codec_id}/decode",
-                 summary="Decode a payload with a codec's uplink decoder (nothing is stored)")
+                 summary="Decode an uplink payload with a codec (nothing is stored)")
     async def decode(codec_id: str, request: Request) -> Response:
         payload, port, recv, variables = _decode_args(await read_json(request, 100_000))
+        return json_response(await run(lambda: attempt(
+            codec_id, "decode_uplink", payload, port, recv, variables)))
 
-        def call() -> dict[str, Any]:
-            src = _get(codec_id)
-            try:
-                return library.run(src, "decode_uplink", payload, port, recv,
-                                   variables).to_json()
-            except JsTimeout as exc:
-                return {"errors": [str(exc)], "warnings": [], "failure": "codec-timeout"}
-            except JsError as exc:
-                return {"errors": [" ".join(str(exc).split())], "warnings": [],
-                        "failure": "codec-error"}
+    @router.post("/{codec_id}/decode-downlink",
+                 summary="Decode a downlink payload with a codec's decodeDownlink")
+    async def decode_downlink(codec_id: str, request: Request) -> Response:
+        payload, port, _recv, _variables = _decode_args(await read_json(request, 100_000))
+        return json_response(await run(lambda: attempt(
+            codec_id, "decode_downlink", payload, port)))
 
-        return json_response(await run(call))
+    @router.post("/{codec_id}/encode",
+                 summary="Encode a downlink with a codec's encodeDownlink (or Encode/Encoder)")
+    async def encode(codec_id: str, request: Request) -> Response:
+        body = await read_json(request, 100_000)
+        if not isinstance(body, dict) or "data" not in body:
+            raise BadRequestData('the body must be {"data": {...}} (and "fPort" for a '
+                                 "legacy Encode / Encoder)")
+        _payload, port, _recv, variables = _decode_args({**body, "bytes": ""})
+        return json_response(await run(lambda: attempt(
+            codec_id, "encode_downlink", body["data"], port, variables)))
 
     return router

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from starlette.testclient import TestClient
 
+from bocage.jscodec.check import source_of
+from bocage.jscodec.repo import read_repo
 from bocage.jscodec.source import CodecSource
+
+REPO = Path(__file__).parent.parent / "fixtures" / "lorawan-repo"
 
 CODEC = """
 function decodeUplink(input) {
@@ -71,3 +77,23 @@ def test_a_model_may_only_name_a_codec_that_exists(js_api: TestClient) -> None:
     assert r.status_code == 400 and "unknown codec 'acme.level'" in r.json()["detail"]
     put(js_api)
     assert js_api.post("/api/device-models", json=model).status_code == 201
+
+
+def test_encode_and_decode_downlink(js_api: TestClient) -> None:
+    [acme] = read_repo(REPO, {"acme"})
+    js_api.app.state.ingestion.js_codecs.put(  # type: ignore[attr-defined]
+        source_of(acme.codecs["th1-codec"]))
+    r = js_api.post("/api/codecs/acme.th1-codec/encode", json={"data": {"interval": 600}})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"bytes": [1, 2, 88], "fPort": 10, "errors": [], "warnings": []}
+    r = js_api.post("/api/codecs/acme.th1-codec/encode", json={"data": {"interval": 5}})
+    assert r.json()["errors"] == ["interval must be 60 to 65535 seconds"]
+    r = js_api.post("/api/codecs/acme.th1-codec/decode-downlink",
+                    json={"bytes": [1, 2, 88], "fPort": 10})
+    assert r.json()["data"] == {"interval": 600}
+    assert js_api.post("/api/codecs/acme.th1-codec/encode", json={"x": 1}).status_code == 400
+    # a codec without that role says so
+    put(js_api)
+    r = js_api.post("/api/codecs/acme.level/encode", json={"data": {}})
+    assert r.json()["failure"] == "codec-error"
+    assert "has no downlinkEncoder" in r.json()["errors"][0]
