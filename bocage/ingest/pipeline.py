@@ -72,6 +72,9 @@ def process(record: Uplink, device: DeviceRecord | None, model: ModelSpec | None
         device_body["rssi"] = _prop(record.radio.rssi, at, "2N")  # dBm
     if record.radio.snr is not None:
         device_body["snr"] = _prop(record.radio.snr, at, "2N")    # dB
+    if device.asset_id == device.id:
+        # equipment that reports about itself (a camera's heartbeat): one entity
+        return [Patch(device.id, {**device_body, **asset_attrs})]
     asset_body: dict[str, Any] = {
         "id": device.asset_id, "type": model.target_type,
         "refDevice": {"type": "Relationship", "object": device.id},

@@ -26,7 +26,9 @@ EXAMPLES = _examples()
 
 def test_the_builtin_models_are_there() -> None:
     ids = {c.id for c in REGISTRY}
-    assert {"bocage-sl1", "bocage-wm1", "bocage-us1", "bocage-ce1", "bocage-ps1"} <= ids
+    assert {"bocage-sl1", "bocage-wm1", "bocage-us1", "bocage-ce1", "bocage-ps1",
+            "bocage-aq1", "bocage-wl1", "bocage-em1", "bocage-gm1", "bocage-hm1",
+            "bocage-pv1", "bocage-pc1", "bocage-vc1"} <= ids
 
 
 @pytest.mark.parametrize("folder", builtin_folders(), ids=lambda p: p.name)
