@@ -115,6 +115,8 @@ def _convert(f: Field, cell: str) -> Any:
         case "date":
             fmt = f.format if f.format.startswith("%") else "%Y-%m-%d"
             try:
+                if fmt == "%Y-%m-%d" and len(cell) == 10 and cell[4] == cell[7] == "-":
+                    return dt.date.fromisoformat(cell)  # the common case, 10x cheaper
                 return dt.datetime.strptime(cell, fmt).date()
             except ValueError:
                 raise ValueError(f"{cell!r} is not a date ({fmt})") from None
