@@ -55,3 +55,10 @@ def test_example(name: str, example: dict[str, Any]) -> None:
             codec.decode(payload, example["fPort"], config)
     else:
         assert codec.decode(payload, example["fPort"], config) == example["output"]
+
+
+def test_every_builtin_model_is_in_the_docs_tables() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "ingestion.md").read_text(encoding="utf-8")
+    for codec in REGISTRY:
+        # the models table and the payload formats table
+        assert doc.count(f"| `{codec.id}`") >= 2, f"document {codec.id} in docs/ingestion.md"
