@@ -434,6 +434,89 @@ def devices_import(
         raise typer.Exit(1)
 
 
+def _now_utc() -> str:
+    import datetime as dt
+
+    from bocage.domain.timefmt import format_utc
+
+    return format_utc(dt.datetime.now(dt.UTC))
+
+
+@app.command("import-readings")
+def import_readings(
+    file: Annotated[Path, typer.Argument(help="CSV: devEui,time,key,value "
+                                              "(see docs/ingestion.md)")],
+    config: ConfigOpt = None,
+) -> None:
+    """Import meter readings from a CSV file: all of it, or nothing if a line is wrong."""
+    from bocage.codecs.registry import builtin_registry
+    from bocage.ingest.readings_import import ReadingsRejected
+    from bocage.ingest.readings_import import import_readings as run_import
+
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        typer.echo(f"bocage: cannot read {file}: {exc.strerror or exc}", err=True)
+        raise typer.Exit(2) from None
+    cat, store = _catalogue(config)
+    try:
+        summary = run_import(store, data, str(file), cat, builtin_registry(), _core_terms(store),
+                             _now_utc)
+    except ReadingsRejected as exc:
+        for error in exc.errors:
+            typer.echo(f"{file}:{error.line}: {error.message}", err=True)
+        typer.echo(f"bocage: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    typer.echo(f"{summary.readings} reading(s) of {summary.devices} device(s) imported "
+               f"({summary.lines} line(s))")
+
+
+@app.command("import-irve")
+def import_irve(
+    static: Annotated[str, typer.Option("--static", help="IRVE static CSV: file or URL")],
+    dynamic: Annotated[str | None, typer.Option(
+        "--dynamic", help="IRVE dynamic CSV: file or URL")] = None,
+    config: ConfigOpt = None,
+) -> None:
+    """Import EV charging stations (IRVE static, and dynamic availability) into
+    EVChargingStation entities: all of it, or nothing if a row is wrong."""
+    from bocage.irve import importer
+    from bocage.irve.source import SourceError, read_source
+    from bocage.storage.factory import open_store
+
+    settings = _settings(config)
+    timeout, max_bytes = settings.irve_fetch_timeout, settings.irve_max_bytes
+    try:
+        static_data = read_source(static, timeout=timeout, max_bytes=max_bytes)
+        dynamic_data = None if dynamic is None else read_source(
+            dynamic, timeout=timeout, max_bytes=max_bytes)
+    except SourceError as exc:
+        typer.echo(f"bocage: cannot read {exc}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        store = open_store(settings.database_url, settings.group_commit_ms)
+    except (ValueError, OSError) as exc:
+        typer.echo(f"bocage: cannot open the database: {exc}", err=True)
+        raise typer.Exit(2) from None
+    try:
+        summary = importer.run(store, static_data, dynamic_data, _core_terms(store),
+                               _now_utc())
+    except importer.Rejected as exc:
+        files = {"static": static, "dynamic": dynamic or ""}
+        for p in exc.problems:
+            typer.echo(f"{files[p.source]}:{p.line}: {p.message}", err=True)
+        typer.echo(f"bocage: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:
+        store.close()
+    typer.echo(f"{summary.stations} station(s), {summary.charging_points} charging point(s), "
+               f"{summary.updated} availability update(s)"
+               + (f", {summary.skipped} dynamic row(s) about other stations skipped"
+                  if summary.skipped else ""))
+
+
 register_jscodec(app, devices_app)  # devices import-repo, codecs check / list
 
 

@@ -53,6 +53,16 @@ class Settings:
     escalate_after_minutes: float = 30.0
     #: supervision: seconds between timer rounds (silent devices, escalation)
     supervision_tick_seconds: float = 60.0
+    #: IRVE static file or URL (stations, charging points) for the periodic import
+    irve_static: str = ""
+    #: IRVE dynamic feed URL fetched periodically ("" = no periodic import)
+    irve_dynamic_url: str = ""
+    #: seconds between two IRVE imports
+    irve_poll_interval: float = 300.0
+    #: seconds allowed to download one IRVE file
+    irve_fetch_timeout: float = 60.0
+    #: largest IRVE file accepted, in bytes
+    irve_max_bytes: int = 50_000_000
     #: web UI: equipment with no new data for this many hours shows as offline
     offline_after_hours: float = 24.0
     #: web UI: seconds a territory's equipment summaries are reused before a refresh

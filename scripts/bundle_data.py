@@ -154,10 +154,47 @@ def communes(shared: Path) -> dict[str, bytes]:
     }
 
 
+# --------------------------------------------------------------------- IRVE schemas
+IRVE_DIR = "bocage/irve/schemas"
+IRVE_SCHEMAS = (("schema-irve-statique", "schema-statique.json"),
+                ("schema-irve-dynamique", "schema-dynamique.json"))
+
+
+def irve_schemas(shared: Path) -> dict[str, bytes]:
+    """The Etalab IRVE table schemas (static, dynamic), byte for byte, with attribution."""
+    src_dir = shared / "schemas-fr"
+    out: dict[str, bytes] = {}
+    versions = []
+    for folder, name in IRVE_SCHEMAS:
+        raw = _read(src_dir / folder / name)
+        try:
+            doc = json.loads(raw)
+        except ValueError as exc:
+            raise SystemExit(f"{src_dir / folder / name}: not JSON: {exc}") from None
+        if not isinstance(doc, dict) or not isinstance(doc.get("fields"), list):
+            raise SystemExit(f"{src_dir / folder / name}: not a table schema")
+        versions.append(f"{doc.get('name')} {doc.get('version')} ({doc.get('path')})")
+        out[f"{IRVE_DIR}/{name}"] = raw
+    upstream = _read(src_dir / "SOURCE.txt").decode("utf-8").strip()
+    out[f"{IRVE_DIR}/SOURCE.txt"] = (
+        "Bundled by scripts/bundle_data.py from ../shared/data/schemas-fr/ - do not edit by "
+        "hand.\n"
+        "\n"
+        "Table schemas of the French IRVE open-data files (EV charging infrastructure), by\n"
+        "Etalab / transport.data.gouv.fr, https://github.com/etalab/schema-irve, under the\n"
+        "Licence Ouverte / Open Licence 2.0 (Etalab). Redistributed unmodified; bocage reads\n"
+        "them to check imported files (bocage/irve/tableschema.py).\n"
+        "\n" + "".join(f"- {v}\n" for v in versions) +
+        "\nUpstream provenance:\n" + upstream + "\n"
+    ).encode("utf-8")
+    return out
+
+
 #: the bundling steps, run in order; extend this list for new data
 STEPS: list[Step] = [
     Step("ngsi-ld core contexts", ngsi_ld_core_contexts),
     Step("communes", communes),
+    Step("IRVE table schemas", irve_schemas),
 ]
 
 

@@ -35,6 +35,7 @@ from bocage.api.guard import Guard
 from bocage.api.services import Services, utc_now
 from bocage.connectors.mqtt.service import MqttConnectors
 from bocage.ingest.service import Ingestion
+from bocage.irve.poller import IrvePoller
 from bocage.ngsild.context import ContextResolver
 from bocage.security.access_sql import open_access_store
 from bocage.security.access_store import AccessStore
@@ -114,6 +115,7 @@ def create_app(settings: Settings, store: Store, access: AccessStore | None = No
     metrics = ops.Metrics()
     metrics.ingest_backlog.set_function(ingestion.backlog)
     mqtt = MqttConnectors(ingestion, metrics)  # validates the MQTT settings now
+    irve = IrvePoller(settings, store, services.contexts.core_term_map, services.now)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -123,9 +125,11 @@ def create_app(settings: Settings, store: Store, access: AccessStore | None = No
         compactor.start()
         supervisor.start()
         await mqtt.start()
+        irve.start()  # only when irve_dynamic_url is set
         try:
             yield
         finally:
+            await run(irve.stop)
             await mqtt.stop()
             await run(supervisor.close)
             await run(compactor.stop)
@@ -159,6 +163,7 @@ def create_app(settings: Settings, store: Store, access: AccessStore | None = No
     app.state.notifier = notifier
     app.state.mqtt = mqtt
     app.state.security = security
+    app.state.irve = irve
     errors.install(app)
     # Routes go straight into the app's route list, hottest first: FastAPI matches
     # included routers route by route through extra layers (measured: ~40 % of a

@@ -80,6 +80,12 @@ class CodecRegistry:
     def with_resolver(self, resolve: Callable[[str], Codec | None]) -> CodecRegistry:
         return CodecRegistry(self._codecs, resolve)
 
+    def add(self, codec: Codec) -> None:
+        """Install one more codec (a codec imported at run time); ids are unique."""
+        if codec.id in self._codecs:
+            raise ValueError(f"codec {codec.id!r} is already installed")
+        self._codecs[codec.id] = codec
+
     def __iter__(self) -> Iterator[Codec]:
         return iter(sorted(self._codecs.values(), key=lambda c: c.id))
 

@@ -128,8 +128,9 @@ class Catalogue:
         # the equipment first, on its own: through a scoped store it may be refused (another
         # commune's entity), and then no device may exist that would feed it uplinks.
         # An existing equipment entity keeps its own location and scopes; only the link
-        # is added.
-        self._check(self._apply([Mutation(dev.asset_id, _create_or_link(asset, now))]))
+        # is added. A device that is its own equipment (a camera) has no other entity.
+        if dev.asset_id != dev.id:
+            self._check(self._apply([Mutation(dev.asset_id, _create_or_link(asset, now))]))
         self._check(self._apply([Mutation(dev.id, mut.create(device, now))]))
 
     def delete_device(self, eui: str) -> None:

@@ -15,10 +15,13 @@ UNSUPPORTED_FPORT: Final = "unsupported-fport"
 CODEC_ERROR: Final = "codec-error"
 CODEC_TIMEOUT: Final = "codec-timeout"
 OUT_OF_RANGE: Final = "out-of-range"
+#: a reading imported from a file names no quantity of the device's model
+UNKNOWN_QUANTITY: Final = "unknown-quantity"
 STORE_REJECTED: Final = "store-rejected"
 INTERNAL: Final = "internal-error"
 REASONS: Final = frozenset({UNKNOWN_DEVICE, UNKNOWN_MODEL, UNKNOWN_CODEC, UNSUPPORTED_FPORT,
-                            CODEC_ERROR, CODEC_TIMEOUT, OUT_OF_RANGE, STORE_REJECTED, INTERNAL})
+                            CODEC_ERROR, CODEC_TIMEOUT, OUT_OF_RANGE, UNKNOWN_QUANTITY,
+                            STORE_REJECTED, INTERNAL})
 
 OPEN: Final = "open"
 REPLAYED: Final = "replayed"

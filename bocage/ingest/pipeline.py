@@ -17,6 +17,9 @@ from bocage.ingest import deadletters as reasons
 from bocage.ingest.normalise import OutOfRange, normalise
 from bocage.ingest.record import UP, Uplink
 
+#: ``source`` of the records ``bocage import-readings`` makes (values, no payload)
+READINGS = "csv"
+
 #: device events that change an entity; the others are only recorded in the inbox
 EFFECTIVE_EVENTS = frozenset({UP, "status", "location"})
 
@@ -61,17 +64,22 @@ def process(record: Uplink, device: DeviceRecord | None, model: ModelSpec | None
     if model is None:
         raise Rejected(reasons.UNKNOWN_MODEL,
                        f"device {device.dev_eui} names model {device.model!r}, which is unknown")
-    values = _decode(record, device, model, codecs)
+    values = (_given(record, model) if record.source == READINGS
+              else _decode(record, device, model, codecs))
     try:
         asset_attrs, device_attrs = normalise(values, model, at)
     except OutOfRange as exc:
         raise Rejected(reasons.OUT_OF_RANGE, str(exc)) from None
     device_body.update(device_attrs)
-    device_body["dateLastValueReported"] = {"type": "Property", "value": at}
+    # observedAt too, so that a late older reading does not move it back (apply.merge_newer)
+    device_body["dateLastValueReported"] = {"type": "Property", "value": at, "observedAt": at}
     if record.radio.rssi is not None:
         device_body["rssi"] = _prop(record.radio.rssi, at, "2N")  # dBm
     if record.radio.snr is not None:
         device_body["snr"] = _prop(record.radio.snr, at, "2N")    # dB
+    if device.asset_id == device.id:
+        # equipment that reports about itself (a camera's heartbeat): one entity
+        return [Patch(device.id, {**device_body, **asset_attrs})]
     asset_body: dict[str, Any] = {
         "id": device.asset_id, "type": model.target_type,
         "refDevice": {"type": "Relationship", "object": device.id},
@@ -110,6 +118,21 @@ def _decode(record: Uplink, device: DeviceRecord, model: ModelSpec,
                        f"decoder {codec.id} failed: {type(exc).__name__}: {exc}") from None
     if not isinstance(values, dict):
         raise Rejected(reasons.CODEC_ERROR, f"decoder {codec.id} returned no object")
+    return values
+
+
+def _given(record: Uplink, model: ModelSpec) -> dict[str, Any]:
+    """A reading imported from a file: values by quantity key or attribute name."""
+    by_name = {q.key: q.key for q in model.quantities}
+    by_name.update({q.attribute: q.key for q in model.quantities if q.attribute not in by_name})
+    values: dict[str, Any] = {}
+    for name, value in (record.decoded or {}).items():
+        key = by_name.get(name)
+        if key is None:
+            raise Rejected(reasons.UNKNOWN_QUANTITY,
+                           f"model {model.id} has no quantity {name!r} (its keys: "
+                           + ", ".join(q.key for q in model.quantities) + ")")
+        values[key] = value
     return values
 
 

@@ -26,7 +26,9 @@ EXAMPLES = _examples()
 
 def test_the_builtin_models_are_there() -> None:
     ids = {c.id for c in REGISTRY}
-    assert {"bocage-sl1", "bocage-wm1", "bocage-us1", "bocage-ce1", "bocage-ps1"} <= ids
+    assert {"bocage-sl1", "bocage-wm1", "bocage-us1", "bocage-ce1", "bocage-ps1",
+            "bocage-aq1", "bocage-wl1", "bocage-em1", "bocage-gm1", "bocage-hm1",
+            "bocage-pv1", "bocage-pc1", "bocage-vc1"} <= ids
 
 
 @pytest.mark.parametrize("folder", builtin_folders(), ids=lambda p: p.name)
@@ -53,3 +55,10 @@ def test_example(name: str, example: dict[str, Any]) -> None:
             codec.decode(payload, example["fPort"], config)
     else:
         assert codec.decode(payload, example["fPort"], config) == example["output"]
+
+
+def test_every_builtin_model_is_in_the_docs_tables() -> None:
+    doc = (Path(__file__).parents[2] / "docs" / "ingestion.md").read_text(encoding="utf-8")
+    for codec in REGISTRY:
+        # the models table and the payload formats table
+        assert doc.count(f"| `{codec.id}`") >= 2, f"document {codec.id} in docs/ingestion.md"
