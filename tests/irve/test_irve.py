@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from admin_client import admin_client
 from irve_data import GYMNASE, dynamic_csv, state, static_csv, static_rows
 from starlette.testclient import TestClient
 from typer.testing import CliRunner
@@ -30,13 +31,15 @@ GYM_ID = "urn:ngsi-ld:EVChargingStation:FRBCGP01004002"
 
 @pytest.fixture
 def api(settings: Settings, store: Store) -> Iterator[TestClient]:
-    with TestClient(create_app(settings, store), raise_server_exceptions=False) as c:
+    with admin_client(create_app(settings, store)) as c:
         yield c
 
 
 def _import(api: TestClient, static: bytes, dynamic: bytes | None) -> importer.Summary:
     services = api.app.state.services  # type: ignore[attr-defined]
-    return importer.run(services.store, static, dynamic, services.contexts.core_term_map, NOW)
+    # a system import, as the CLI and the poller run it: the store itself, not a caller's view
+    raw = api.app.state.ingestion.pipeline.store  # type: ignore[attr-defined]
+    return importer.run(raw, static, dynamic, services.contexts.core_term_map, NOW)
 
 
 def _entity(api: TestClient, entity_id: str) -> dict[str, Any]:
@@ -219,7 +222,8 @@ def test_the_poller_imports_the_url_and_survives_a_bad_round(
     services = api.app.state.services  # type: ignore[attr-defined]
     s = settings.replace(irve_static=f"{feed}/static.csv",
                          irve_dynamic_url=f"{feed}/dynamic.csv")
-    poller = IrvePoller(s, services.store, services.contexts.core_term_map, lambda: NOW)
+    raw = api.app.state.ingestion.pipeline.store  # type: ignore[attr-defined]
+    poller = IrvePoller(s, raw, services.contexts.core_term_map, lambda: NOW)
     first = poller.run_once()
     assert first.ok, first.detail
     assert _entity(api, MAIRIE_ID)["availableCapacity"]["value"] == 2
@@ -227,7 +231,7 @@ def test_the_poller_imports_the_url_and_survives_a_bad_round(
     bad = poller.run_once()
     assert not bad.ok and "missing column(s)" in bad.detail
     assert _entity(api, MAIRIE_ID)["availableCapacity"]["value"] == 2
-    gone = IrvePoller(s.replace(irve_dynamic_url=f"{feed}/gone.csv"), services.store,
+    gone = IrvePoller(s.replace(irve_dynamic_url=f"{feed}/gone.csv"), raw,
                       services.contexts.core_term_map, lambda: NOW).run_once()
     assert not gone.ok and "HTTP 404" in gone.detail
 
@@ -236,7 +240,7 @@ def test_the_app_polls_when_a_dynamic_url_is_set(
         settings: Settings, store: Store, feed: str) -> None:
     s = settings.replace(irve_static=f"{feed}/static.csv",
                          irve_dynamic_url=f"{feed}/dynamic.csv", irve_poll_interval=3600)
-    with TestClient(create_app(s, store), raise_server_exceptions=False) as c:
+    with admin_client(create_app(s, store)) as c:
         poller = c.app.state.irve  # type: ignore[attr-defined]
         deadline = time.monotonic() + 10
         while poller.last is None and time.monotonic() < deadline:
