@@ -22,8 +22,6 @@ import argparse
 import contextlib
 import datetime as dt
 import json
-import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -33,6 +31,8 @@ from typing import Any
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent))
+
+from run import machine  # noqa: E402  (the shared machine description)
 
 from bocage.codecs.registry import CodecError, builtin_registry  # noqa: E402
 from bocage.domain.terms import Terms  # noqa: E402
@@ -74,19 +74,6 @@ function Decoder(bytes, port) {
 }
 """
 EXPECTED = {"co2": 1200, "temperature": 22, "humidity": 55, "batteryVoltage": 3}
-
-
-def machine() -> dict[str, Any]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
-            "system": platform.platform()}
 
 
 def rate(fn: Any, seconds: float) -> tuple[float, float, float, float]:
