@@ -1,9 +1,11 @@
 """Message catalogues of the web UI: French first, English available.
 
-One TOML file per language in ``locales/`` (flat keys, dotted by page). A
-missing key in English falls back to French, and a key missing everywhere is
-shown as itself, so a forgotten message is visible, never a crash; a test
-checks that both catalogues hold the same keys.
+One TOML file per language in ``locales/`` (flat keys, dotted by page), plus
+any files in ``locales/<lang>/`` (one per part of the UI, merged in name order;
+a key defined twice is an error). A missing key in English falls back to
+French, and a key missing everywhere is shown as itself, so a forgotten
+message is visible, never a crash; a test checks that both catalogues hold
+the same keys.
 """
 
 from __future__ import annotations
@@ -24,8 +26,19 @@ PARIS: Final = ZoneInfo("Europe/Paris")
 
 @cache
 def catalogue(lang: str) -> dict[str, str]:
-    text = resources.files("bocage.web").joinpath("locales", f"{lang}.toml").read_text("utf-8")
-    return _flatten(tomllib.loads(text))
+    folder = resources.files("bocage.web").joinpath("locales")
+    merged = _flatten(tomllib.loads(folder.joinpath(f"{lang}.toml").read_text("utf-8")))
+    parts = folder.joinpath(lang)
+    if parts.is_dir():
+        for part in sorted(parts.iterdir(), key=lambda p: p.name):
+            if not part.name.endswith(".toml"):
+                continue
+            more = _flatten(tomllib.loads(part.read_text("utf-8")))
+            twice = sorted(merged.keys() & more.keys())
+            if twice:
+                raise ValueError(f"locales/{lang}/{part.name} redefines {', '.join(twice[:5])}")
+            merged.update(more)
+    return merged
 
 
 def _flatten(tree: dict[str, object], prefix: str = "") -> dict[str, str]:
