@@ -1,5 +1,6 @@
 """Energy profiles: PV production, electricity of public buildings and lighting cabinets,
-heat delivered by a heat network. Pure (see :mod:`.profiles` for the conventions)."""
+the gym's electricity (heated and lit on a fixed programme), a school boiler's gas, heat
+delivered by a heat network. Pure (see :mod:`.profiles` for the conventions)."""
 
 from __future__ import annotations
 
@@ -72,6 +73,48 @@ def electricity(dev: SimDevice, t: float, seed: int, cabinet: bool = False) -> d
         phase = "threePhase"
     energy += between(100, 5_000, seed, "e0", dev.dev_eui)
     return {"phaseType": phase, "energy": round(energy, 3), "power": round(power)}
+
+
+#: the gym's heating and lighting programme (local time): weekdays 07:00-22:00, Saturday
+#: 08:00-18:00, 85 hours a week, set once and never matched to who uses the hall
+GYM_PROGRAMME = {0: (7, 22), 1: (7, 22), 2: (7, 22), 3: (7, 22), 4: (7, 22), 5: (8, 18)}
+_GYM_SHARE = 85 / 168
+
+
+def gym_programmed(t: float) -> bool:
+    """Whether the gym's programme heats and lights the hall at t."""
+    lt = sun.local(t)
+    hours = GYM_PROGRAMME.get(lt.weekday())
+    return hours is not None and hours[0] <= lt.hour < hours[1]
+
+
+def gym_electricity(dev: SimDevice, t: float, seed: int) -> dict[str, Any]:
+    """A gym on electric heating: standby load, plus lights and heating (below 18 °C
+    outside) while the programme runs, whether anyone is in the hall or not."""
+    standby = between(300, 800, seed, "standby", dev.dev_eui)
+    lights = between(3_000, 6_000, seed, "lights", dev.dev_eui)
+    heating = between(400, 1_000, seed, "gymheat", dev.dev_eui)  # W per degree below 18 °C
+    outdoor = weather.temperature(t, seed, dev.insee[:2])
+    power = standby
+    if gym_programmed(t):
+        power += lights + heating * max(0.0, 18 - outdoor)
+    d = (t - T2020) / DAY
+    # programme share of the week; heating ~(9 + 6 cos) degrees below 18 on average
+    watt_days = standby * d + _GYM_SHARE * (lights * d + heating * _seasonal_integral(d, 9, 6, 15))
+    energy = watt_days * 24 / 1000 + between(100, 5_000, seed, "e0", dev.dev_eui)
+    return {"phaseType": "threePhase", "energy": round(energy, 3), "power": round(power)}
+
+
+def gas(dev: SimDevice, t: float, seed: int, battery: int) -> dict[str, Any]:
+    """A school's gas boiler: heating below 16 °C outside during the heating season's
+    days, hot water all year; the index counts m3 (about 10.5 kWh each)."""
+    per_degree = between(0.15, 0.45, seed, "gas", dev.dev_eui)  # m3/h per degree below 16
+    outdoor = weather.temperature(t, seed, dev.insee[:2])
+    flow = per_degree * max(0.0, 16 - outdoor) + 0.1
+    d = (t - T2020) / DAY
+    m3 = (per_degree * _seasonal_integral(d, 5, 4.5, 15) + 0.1 * d) * 24
+    return {"index": round(m3 + between(1_000, 20_000, seed, "g0", dev.dev_eui), 3),
+            "flow": round(flow, 3), "tamper": False, "battery": battery}
 
 
 def heat(dev: SimDevice, t: float, seed: int, battery: int) -> dict[str, Any]:

@@ -257,6 +257,8 @@ PROFILES: dict[str, Profile] = {
     "pv": lambda d, t, w: energy.pv(d, t, w.seed),
     "energy": lambda d, t, w: energy.electricity(d, t, w.seed),
     "cabinet": lambda d, t, w: energy.electricity(d, t, w.seed, cabinet=True),
+    "gymmeter": lambda d, t, w: energy.gym_electricity(d, t, w.seed),
+    "gas": lambda d, t, w: energy.gas(d, t, w.seed, battery(d, t, w)),
     "heat": lambda d, t, w: energy.heat(d, t, w.seed, battery(d, t, w)),
     "level": lambda d, t, w: environment.river(d, t, w.seed, battery(d, t, w),
                                                _flood_at(d, w)),

@@ -2,11 +2,12 @@
 
 Equipment per commune follows its population (see :func:`plan`): street lights and
 their control cabinets, water meters, bins, a town hall, a school with classroom
-sensors, a gym, a carpool car park with spot sensors, EV charging points, PV on
-public buildings, a heat network where the commune is big enough and the seed says
-so, water level sensors for communes the seed puts along a river, and
-video-protection cameras. Every number comes from the population and the seed:
-the same communes and seed give the same territory, entity ids and DevEUIs.
+sensors and a gas boiler, a gym (heated and lit on a fixed programme) with a people
+counter, a carpool car park with spot sensors, EV charging points, PV on public
+buildings, a heat network where the commune is big enough and the seed says so, water
+level sensors for communes the seed puts along a river, and video-protection cameras.
+Every number comes from the population and the seed: the same communes and seed give
+the same territory, entity ids and DevEUIs.
 """
 
 from __future__ import annotations
@@ -30,6 +31,10 @@ KINDS: dict[str, tuple[str, str, str, int]] = {
     "ev": ("6", "EVChargingStation", "E", 900),
     "pv": ("7", "PhotovoltaicMeasurement", "S", 900),
     "energy": ("8", "ACMeasurement", "M", 900),
+    #: the gym's meter: an "energy" meter (same DevEUI digit, type and id code) whose
+    #: building follows a fixed heating and lighting programme
+    "gymmeter": ("8", "ACMeasurement", "M", 900),
+    "gas": ("F", "DeviceMeasurement", "F", 3600),
     "level": ("9", "FloodMonitoring", "N", 900),
     "camera": ("A", "Device", "V", 900),
     "heat": ("B", "DeviceMeasurement", "T", 900),
@@ -45,8 +50,8 @@ DEFAULT_MODELS: dict[str, str] = {
 #: every kind -> its model, for the builds whose codec registry has them all
 ALL_MODELS: dict[str, str] = {
     **DEFAULT_MODELS, "pv": "bocage-pv1", "energy": "bocage-em1", "cabinet": "bocage-em1",
-    "heat": "bocage-hm1", "level": "bocage-wl1", "camera": "bocage-vc1", "air": "bocage-aq1",
-    "people": "bocage-pc1",
+    "gymmeter": "bocage-em1", "gas": "bocage-gm1", "heat": "bocage-hm1",
+    "level": "bocage-wl1", "camera": "bocage-vc1", "air": "bocage-aq1", "people": "bocage-pc1",
 }
 #: models that are not built-in codecs (registered by the simulator itself)
 SIMULATOR_MODELS = frozenset({"bocage-sim-ev"})
@@ -279,6 +284,9 @@ def _equip(p: Place, seed: int, models: dict[str, str]) -> tuple[list[Equipment]
         for i in range(1, counts["classroom"] + 1):
             sensed("classroom", i, f"Salle {i}, école de {c.name}", "school", 40,
                    refs={"refBuilding": school.id})
+        # the school is heated by a gas boiler
+        sensed("gas", 1, f"Compteur de gaz, {school.name}", "gasmeter", 30,
+               refs={"refBuilding": school.id})
     if counts["gym"]:
         gym = add("Building", "G", 1, f"Gymnase de {c.name}", near("gym", 700),
                   {"category": ["sportsCentre"]})
@@ -302,8 +310,10 @@ def _equip(p: Place, seed: int, models: dict[str, str]) -> tuple[list[Equipment]
         sensed("pv", i, f"Photovoltaïque, {building.name}", f"pv{i}", 30,
                {"peakPower": kw}, {"refBuilding": building.id})
     for i, building in enumerate(publics, start=1):
-        sensed("energy", i, f"Compteur d'énergie, {building.name}", f"meter{i}", 20,
+        sensed("gymmeter" if building.id.endswith("-G001") else "energy", i,
+               f"Compteur d'énergie, {building.name}", f"meter{i}", 20,
                refs={"refBuilding": building.id})
+
     if counts["heat"]:
         net = add("HeatNetwork", "T", 1, f"Réseau de chaleur de {c.name}", near("heat", 600))
         sensed("heat", 1, f"Compteur de chaleur, {net.name}", "heatmeter", 20,
