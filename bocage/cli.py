@@ -53,11 +53,12 @@ def _serve(settings: Settings, simulate: Any = None) -> None:
         if simulate is not None:
             run = _start_simulation(settings, simulate, store, app_.state.ingestion)
             if settings.auth_on:
-                from bocage.demo import demo_keys, write_keys
+                from bocage.demo import demo_accounts, demo_keys, write_keys
 
                 keys = demo_keys(app_.state.security)
-                where = write_keys(keys, settings.database_url)
-                typer.echo(_demo_banner(keys, where))
+                accounts = demo_accounts(app_.state.security)
+                where = write_keys(keys, settings.database_url, accounts)
+                typer.echo(_demo_banner(keys, accounts, where, settings))
         log.info(
             "bocage listening",
             extra={"url": f"http://{settings.host}:{settings.port}", "docs": "/docs"},
@@ -81,12 +82,16 @@ def _loopback(host: str) -> bool:
         return False
 
 
-def _demo_banner(keys: dict[str, str], where: Path) -> str:
-    lines = ["", "Demo API keys (new at each start; the previous ones are revoked):"]
+def _demo_banner(keys: dict[str, str], accounts: dict[str, tuple[str, str]], where: Path,
+                 settings: Settings) -> str:
+    base = f"http://{settings.host}:{settings.port}"
+    lines = ["", f"Web UI: {base}/ui/connexion — demo accounts (new passwords at each start):"]
+    lines += [f"  {role:<7} {user:<13} {password}" for role, (user, password) in accounts.items()]
+    lines += ["Demo API keys (new at each start; the previous ones are revoked):"]
     lines += [f"  {role:<7} {key}" for role, key in keys.items()]
     lines += [f"Saved in {where}: `source {where}` then",
               '  curl -H "Authorization: Bearer $BOCAGE_ADMIN_KEY" '
-              "http://127.0.0.1:8000/ngsi-ld/v1/entities", ""]
+              f"{base}/ngsi-ld/v1/entities", ""]
     return "\n".join(lines)
 
 

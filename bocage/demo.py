@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import secrets
 from pathlib import Path
 from typing import Any, Final
 
@@ -107,7 +108,22 @@ def demo_keys(security: Security) -> dict[str, str]:
     return out
 
 
-def write_keys(keys: dict[str, str], database_url: str) -> Path:
+def demo_accounts(security: Security) -> dict[str, tuple[str, str]]:
+    """One web UI account per role of DEMO_GRANTS (``demo-<role>``), each with a fresh
+    random password at every start: ``{role: (username, password)}``."""
+    out = {}
+    for name, (role, scope) in DEMO_GRANTS.items():
+        username, password = f"demo-{name}", secrets.token_urlsafe(12)
+        if security.store.get_account(username) is None:
+            security.create_account(username, password, [Grant(role, scope)], by="demo")
+        else:
+            security.set_password(username, password, by="demo")
+        out[name] = (username, password)
+    return out
+
+
+def write_keys(keys: dict[str, str], database_url: str,
+               accounts: dict[str, tuple[str, str]] | None = None) -> Path:
     """``BOCAGE_<ROLE>_KEY=...`` lines beside the SQLite database (else ./bocage-data),
     readable by the owner only."""
     folder = Path("bocage-data")
@@ -118,6 +134,9 @@ def write_keys(keys: dict[str, str], database_url: str) -> Path:
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.writelines(f"export BOCAGE_{name.upper()}_KEY={key}\n" for name, key in keys.items())
+        fh.writelines(f"export BOCAGE_{name.upper()}_LOGIN={user}\n"
+                      f"export BOCAGE_{name.upper()}_PASSWORD={password}\n"
+                      for name, (user, password) in (accounts or {}).items())
     return path
 
 

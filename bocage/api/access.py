@@ -57,7 +57,7 @@ def _check_manages(principal: Principal, grants: list[Grant]) -> None:
         raise Forbidden(f"you may grant roles within your own scopes only ({where})")
 
 
-def _cookie(request: Request, value: str, max_age: int) -> str:
+def session_cookie(request: Request, value: str, max_age: int) -> str:
     """The session cookie: HttpOnly, SameSite=Lax, Secure unless plain HTTP on loopback."""
     parts = [f"{SESSION_COOKIE}={value}", "Path=/", "HttpOnly", "SameSite=Lax",
              f"Max-Age={max_age}"]
@@ -104,7 +104,8 @@ def build_router(services: Services) -> APIRouter:
         body = {**principal.to_json(), "csrfToken": session.csrf_token,
                 "expiresAt": session.expires_at}
         response = json_response(body)
-        response.headers["Set-Cookie"] = _cookie(request, token, int(security.session_seconds))
+        response.headers["Set-Cookie"] = session_cookie(request, token,
+                                                        int(security.session_seconds))
         return response
 
     @router.post("/auth/logout", status_code=204, summary="End the session")
@@ -114,7 +115,7 @@ def build_router(services: Services) -> APIRouter:
             actor = current_principal().name
             await run(lambda: security.logout(token, actor))
         response = Response(status_code=204)
-        response.headers["Set-Cookie"] = _cookie(request, "", 0)
+        response.headers["Set-Cookie"] = session_cookie(request, "", 0)
         return response
 
     def oidc_client() -> OidcClient:
@@ -151,7 +152,7 @@ def build_router(services: Services) -> APIRouter:
         _, token = await run(lambda: security.open_session(username, address, "oidc"))
         response = RedirectResponse("/ui/", status_code=303)
         response.headers.append("Set-Cookie",
-                                _cookie(request, token, int(security.session_seconds)))
+                                session_cookie(request, token, int(security.session_seconds)))
         response.delete_cookie(OIDC_STATE_COOKIE, path="/auth/oidc")
         return response
 

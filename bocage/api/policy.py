@@ -54,6 +54,9 @@ def rule_for(method: str, path: str) -> Rule:
     """The rule of a request (``path`` as received, without the query string)."""
     if path in _PUBLIC_PATHS or path == "/" or path.startswith("/ui/static/"):
         return PUBLIC
+    if path in ("/ui/connexion", "/ui/deconnexion") and method not in _SAFE:
+        # the log-in form: anyone may post it (rate limited); it checks its own token
+        return Rule(None, limited=path == "/ui/connexion", own_csrf=True)
     if path == "/ui" or path.startswith("/ui/"):
         # the web UI reads through the scoped store: anonymous visitors see open data;
         # its forms change alarms and interventions, entities of the caller's scopes

@@ -106,6 +106,17 @@ class Security:
             "after": [g.to_json() for g in grants]})
         return updated
 
+    def set_password(self, username: str, password: str, *, by: str) -> Account:
+        """A new password (and the lock lifted); the account's sessions stay as they are."""
+        account = self.store.get_account(username)
+        if account is None:
+            raise ResourceNotFound(f"no account {username}")
+        updated = replace(account, password_hash=self._hasher.hash(check_password(password)),
+                          failed_logins=0, locked_until="")
+        self.store.update_account(updated)
+        self.audit(by, "account.password", username)
+        return updated
+
     def login(self, username: str, password: str, client: str) -> tuple[Session, str]:
         """A new session (and its cookie token) or Unauthorized, audited either way."""
         now = self.now()

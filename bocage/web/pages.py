@@ -32,7 +32,7 @@ from bocage.security.scoped_store import acting_as, current_principal
 from bocage.supervision.records import ALARM_OPEN, Alarm, Intervention
 from bocage.supervision.rules import SEVERITIES
 from bocage.supervision.service import Supervisor
-from bocage.web import supervision_pages
+from bocage.web import login_pages, supervision_pages
 from bocage.web.cache import SummaryCache
 from bocage.web.dashboards import BY_SLUG, DASHBOARDS, to_csv
 from bocage.web.equipment import (
@@ -54,6 +54,7 @@ def _environment() -> Environment:
     env = Environment(loader=PackageLoader("bocage.web"), autoescape=select_autoescape(),
                       trim_blocks=True, lstrip_blocks=True)
     env.filters["q"] = lambda text: quote(str(text), safe="")
+    env.globals["grant_summary"] = login_pages.grant_summary
     return env
 
 
@@ -110,8 +111,8 @@ def build_router(services: Services, supervisor: Supervisor | None = None) -> AP
             t=t, lang=t.lang, languages=LANGUAGES, path=request.url.path,
             query=str(request.url.query), version=__version__, domains=DOMAINS,
             statuses=STATUSES, settings=services.settings, viewer=current_principal(),
-            **values)
-        return HTMLResponse(html, status_code=status)
+            **login_pages.session_values(request), **values)
+        return with_csrf(request, HTMLResponse(html, status_code=status))
 
     async def equipment(request: Request) -> list[Equipment]:
         key = view_key(request)
@@ -310,6 +311,7 @@ def build_router(services: Services, supervisor: Supervisor | None = None) -> AP
                             samesite="lax")
         return response
 
+    router.routes.extend(login_pages.build_router(services, page).routes)
     if supervisor is not None:
         router.routes.extend(supervision_pages.build_router(
             services, supervisor, page, translator, summaries.invalidate).routes)

@@ -56,8 +56,11 @@ def csrf_token(request: Request) -> str:
 
 
 def with_csrf(request: Request, response: Response) -> Response:
+    """Set the browser's token cookie on ``response`` if the page made a new one."""
     token = getattr(request.state, "csrf", None)
-    if token and request.cookies.get(CSRF_COOKIE) != token:
+    already = any(v.startswith(CSRF_COOKIE + "=")
+                  for v in response.headers.getlist("set-cookie"))
+    if token and request.cookies.get(CSRF_COOKIE) != token and not already:
         response.set_cookie(CSRF_COOKIE, token, httponly=True, samesite="strict",
                             max_age=12 * 3600, path="/ui")
     return response

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -51,3 +52,31 @@ def test_demo_serves_a_living_territory_and_restarts_cleanly(tmp_path: Path) -> 
             wait_for(lambda: len(httpx.get(f"{base}/api/dead-letters").json()) > 0)
             dead = httpx.get(f"{base}/api/dead-letters").json()
             assert {d["reason"] for d in dead} == {"unsupported-fport"}
+
+
+def test_demo_opens_web_accounts_whose_passwords_are_in_the_keys_file(tmp_path: Path) -> None:
+    with running_bocage("demo", tmp_path, args=("--epci", EPCI, "--seed", "5")) as base:
+        saved = (tmp_path / "demo-keys.env").read_text()
+        found = dict(re.findall(r"export (BOCAGE_\w+)=(\S+)", saved))
+        assert found["BOCAGE_AGENT_LOGIN"] == "demo-agent"
+        with httpx.Client(base_url=base) as browser:
+            form = browser.get("/ui/connexion")
+            token = re.search(r'name="csrf" value="([^"]+)"', form.text)
+            assert token is not None
+            r = browser.post("/ui/connexion", data={
+                "csrf": token.group(1), "username": found["BOCAGE_AGENT_LOGIN"],
+                "password": found["BOCAGE_AGENT_PASSWORD"], "suivant": "/ui/carte"})
+            assert r.status_code == 303 and r.headers["location"] == "/ui/carte"
+            me = browser.get("/auth/me").json()
+            assert me["name"] == "demo-agent" and me["grants"][0]["role"] == "agent"
+            # a second start gives new passwords: the old one no longer opens a session
+    with running_bocage("demo", tmp_path, args=("--epci", EPCI, "--seed", "5")) as base:
+        again = dict(re.findall(r"export (BOCAGE_\w+)=(\S+)",
+                                (tmp_path / "demo-keys.env").read_text()))
+        assert again["BOCAGE_AGENT_PASSWORD"] != found["BOCAGE_AGENT_PASSWORD"]
+        old = httpx.post(f"{base}/auth/login", json={
+            "username": "demo-agent", "password": found["BOCAGE_AGENT_PASSWORD"]})
+        assert old.status_code == 401
+        new = httpx.post(f"{base}/auth/login", json={
+            "username": "demo-agent", "password": again["BOCAGE_AGENT_PASSWORD"]})
+        assert new.status_code == 200

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -193,4 +196,34 @@ def test_failed_light_request_an_intervention_then_acknowledge_its_alarm(
     row.get_by_role("button", name="Acquitter").click()
     page.wait_for_url("**/ui/alarmes/**")
     assert "Acquittée" in page.inner_text("main")
+    page.close()
+
+
+def test_log_in_as_a_commune_agent_see_only_the_commune_then_log_out(
+        site: str, ui_data: Path, browser: Any) -> None:
+    env = {**os.environ, "BOCAGE_DATABASE_URL": f"sqlite:///{ui_data}/bocage.db"}
+    subprocess.run([sys.executable, "-m", "bocage.cli", "users", "create", "agent.ambe",
+                    "--role", "agent", "--scope", "/FR/01/240100883/01004",
+                    "--password", "un mot de passe assez long"],
+                   env=env, check=True, capture_output=True)
+    page = browser.b.new_page(viewport={"width": 1280, "height": 800})  # no key: a visitor
+    page.goto(f"{site}/ui/carte")
+    page.get_by_role("link", name="Se connecter").click()
+    page.wait_for_url("**/ui/connexion**")
+    page.fill("#login-username", "agent.ambe")
+    page.fill("#login-password", "pas le bon")
+    page.click("#login-form button[type=submit]")
+    assert "Identifiant ou mot de passe incorrect" in page.inner_text("#login-error")
+    page.fill("#login-password", "un mot de passe assez long")
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url("**/ui/carte")  # back where the visitor was
+    assert page.inner_text("#session-user").strip() == "agent.ambe"
+    assert "agent communal sur /FR/01/240100883/01004" in page.inner_text("#session-grants")
+    page.wait_for_selector("#map[data-ready=true]")
+    assert page.get_attribute("#map", "data-shown") == "21"  # the commune 01004 only
+    page.goto(f"{site}/ui/equipements/urn:ngsi-ld:Streetlight:01202-1")
+    assert "Rien ne correspond" in page.inner_text("main")  # another commune: not found
+    page.get_by_role("button", name="Se déconnecter").click()
+    page.wait_for_url("**/ui/")
+    assert page.get_by_role("link", name="Se connecter").count() == 1
     page.close()
