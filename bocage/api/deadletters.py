@@ -8,13 +8,13 @@ from starlette.responses import Response
 
 from bocage.api.calls import run
 from bocage.api.negotiation import json_response
-from bocage.devices.catalogue import TENANT
-from bocage.devices.records import device_id
-from bocage.domain.access import Action
+from bocage.api.replay import letter_allowed, replay_one, scoped
 from bocage.domain.errors import BadRequestData, BocageError, ResourceNotFound
+from bocage.domain.terms import Terms
 from bocage.ingest.deadletters import OPEN, REASONS, REPLAYED, DeadLetter, DeadLetterQuery
 from bocage.ingest.service import Ingestion
 from bocage.security.scoped_store import current_principal
+from bocage.security.service import Security
 from bocage.storage.base import Store
 
 
@@ -34,17 +34,12 @@ def int_param(raw: str | None, name: str, default: int, hi: int) -> int:
 
 
 def letter_visible(store: Store, letter: DeadLetter) -> bool:
-    """Whether the current principal may see a dead letter: with devices.read on ``/``,
-    every letter; with devices.read on some scopes, the letters of the devices it sees
-    through ``store`` (the scoped store); otherwise none."""
-    where = current_principal().scopes(Action.DEVICES_READ)
-    if where is None:
-        return True
-    eui = letter.record.dev_eui
-    return bool(where) and bool(eui) and store.get(TENANT, device_id(eui)) is not None
+    """Whether the current principal may see a dead letter (see ``bocage.api.replay``)."""
+    return letter_allowed(store, letter)
 
 
-def build_router(ingestion: Ingestion, max_limit: int, store: Store) -> APIRouter:
+def build_router(ingestion: Ingestion, max_limit: int, store: Store, security: Security,
+                 terms: Terms) -> APIRouter:
     """``store`` is the scoped store: a caller sees the dead letters of the devices it
     sees; letters of unknown devices only a platform-wide role sees."""
     router = APIRouter(prefix="/api/dead-letters", tags=["Dead letters"])
@@ -70,8 +65,7 @@ def build_router(ingestion: Ingestion, max_limit: int, store: Store) -> APIRoute
                                 source=p.get("source"),
                                 limit=int_param(p.get("limit"), "limit", 100, max_limit),
                                 offset=int_param(p.get("offset"), "offset", 0, 2**31))
-        letters = await run(lambda: [d for d in ingestion.inbox.dead_letters(query)
-                                     if visible(d)])
+        letters = await run(lambda: ingestion.inbox.dead_letters(scoped(query, store, terms)))
         return json_response([d.to_json() for d in letters])
 
     @router.get("/{letter_id}", summary="Get one dead letter, with its envelope")
@@ -84,7 +78,12 @@ def build_router(ingestion: Ingestion, max_limit: int, store: Store) -> APIRoute
     async def replay(letter_id: str) -> Response:
         ident = int_param(letter_id, "dead letter id", 0, 2**62)
         await get_visible(ident, letter_id)
-        letter = await run(lambda: ingestion.replay(ident))
+        letter = await run(lambda: replay_one(ingestion, store, ident))
+        await run(lambda: security.audit(current_principal().name, "dead-letter.replay",
+                                         f"dead-letter:{ident}", {
+                                             "devEui": letter.record.dev_eui,
+                                             "status": letter.status,
+                                             "reason": letter.reason}))
         if letter.status != REPLAYED:
             raise StillFailing(f"still failing: {letter.reason}: {letter.detail}",
                                deadLetter=letter.to_json())

@@ -65,5 +65,8 @@ class DeadLetterQuery:
     reason: str | None = None
     dev_eui: str | None = None
     source: str | None = None
+    #: only the letters of these DevEUIs (upper case); None: any device. What a
+    #: caller may see is decided here, in the query, so that paging stays exact
+    dev_euis: frozenset[str] | None = None
     limit: int = 100
     offset: int = 0

@@ -65,6 +65,10 @@ class Inbox(Protocol):
 
     def dead_letters(self, query: DeadLetterQuery) -> list[DeadLetter]: ...
 
+    def count_dead_letters(self, query: DeadLetterQuery) -> int:
+        """How many letters ``query`` selects (its limit and offset ignored)."""
+        ...
+
     def dead_letter(self, letter_id: int) -> DeadLetter | None: ...
 
     def settle_dead_letter(self, letter_id: int, failure: NewDeadLetter | None,

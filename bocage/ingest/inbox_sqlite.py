@@ -19,6 +19,8 @@ from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 from bocage.domain.errors import ServiceUnavailable
 from bocage.ingest.deadletters import OPEN, REPLAYED, DeadLetter, DeadLetterQuery, NewDeadLetter
 from bocage.ingest.inbox import Accepted
@@ -59,6 +61,7 @@ _ADDED_COLUMNS = (
 )
 _INDEXES = """
 CREATE INDEX IF NOT EXISTS records_device ON records (dev_eui, seq);
+CREATE INDEX IF NOT EXISTS dead_letters_device ON dead_letters (dev_eui, status, id);
 """
 _PRUNE_CHUNK = 10_000  # records deleted per writer job: accepts interleave
 _MAX_GROUP = 1000  # jobs per commit: bounds the latency of the first one
@@ -304,20 +307,17 @@ class SQLiteInbox:
     # -- dead letters --------------------------------------------------------
 
     def dead_letters(self, query: DeadLetterQuery) -> list[DeadLetter]:
-        where, args = [], []
-        for column, value in (("status", query.status), ("reason", query.reason),
-                              ("dev_eui", query.dev_eui.upper() if query.dev_eui else None),
-                              ("source", query.source)):
-            if value:
-                where.append(f"{column} = ?")
-                args.append(value)
-        sql = "SELECT * FROM dead_letters"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY id LIMIT ? OFFSET ?"
+        where, args = _letter_filter(query)
+        sql = f"SELECT * FROM dead_letters{where} ORDER BY id LIMIT ? OFFSET ?"
         with self._read_lock:
             rows = self._reader.execute(sql, (*args, query.limit, query.offset)).fetchall()
         return [_letter(row) for row in rows]
+
+    def count_dead_letters(self, query: DeadLetterQuery) -> int:
+        where, args = _letter_filter(query)
+        with self._read_lock:
+            return int(self._reader.execute(f"SELECT count(*) FROM dead_letters{where}",
+                                            args).fetchone()[0])
 
     def dead_letter(self, letter_id: int) -> DeadLetter | None:
         with self._read_lock:
@@ -383,6 +383,22 @@ def _insert(conn: sqlite3.Connection, jobs: list[tuple[_Insert, Future[Any]]],
     conn.executemany("INSERT INTO records (dedup_key, body, dev_eui, accepted_at) "
                      "VALUES (?, ?, ?, ?)", new_rows)
     return out
+
+
+def _letter_filter(query: DeadLetterQuery) -> tuple[str, list[Any]]:
+    """The WHERE clause (with its leading space, or "") and arguments of a query."""
+    where: list[str] = []
+    args: list[Any] = []
+    for column, value in (("status", query.status), ("reason", query.reason),
+                          ("dev_eui", query.dev_eui.upper() if query.dev_eui else None),
+                          ("source", query.source)):
+        if value:
+            where.append(f"{column} = ?")
+            args.append(value)
+    if query.dev_euis is not None:
+        where.append("dev_eui IN (SELECT value FROM json_each(?))")
+        args.append(orjson.dumps(sorted(query.dev_euis)).decode())
+    return (" WHERE " + " AND ".join(where)) if where else "", args
 
 
 def _dead_row(d: NewDeadLetter, now: str) -> tuple[Any, ...]:

@@ -32,7 +32,7 @@ from bocage.security.scoped_store import acting_as, current_principal
 from bocage.supervision.records import ALARM_OPEN, Alarm, Intervention
 from bocage.supervision.rules import SEVERITIES
 from bocage.supervision.service import Supervisor
-from bocage.web import login_pages, supervision_pages
+from bocage.web import login_pages, quality_pages, supervision_pages
 from bocage.web.cache import SummaryCache
 from bocage.web.dashboards import BY_SLUG, DASHBOARDS, to_csv
 from bocage.web.equipment import (
@@ -283,23 +283,6 @@ def build_router(services: Services, supervisor: Supervisor | None = None) -> AP
                     commune=commune or "", epcis=epcis, communes=communes,
                     cell=lambda h, v: cell(t, h, v), csv_query=csv_query)
 
-    @router.get("/qualite", summary="Data quality")
-    async def quality_page(request: Request) -> Response:
-        ingestion = request.app.state.ingestion
-        letters = []
-        if ingestion.started:
-            from bocage.api.deadletters import letter_visible
-            from bocage.ingest.deadletters import OPEN, DeadLetterQuery
-
-            # only the dead letters of the devices the visitor may see
-            letters = await run(lambda: [
-                d for d in ingestion.inbox.dead_letters(DeadLetterQuery(status=OPEN, limit=100))
-                if letter_visible(services.store, d)])
-        items = await equipment(request)
-        return page(request, "quality.html", letters=letters,
-                    offline=[i for i in items if i.status == "offline"][:100],
-                    never=[i for i in items if i.last_seen is None][:100])
-
     @router.get("/langue", summary="Switch language")
     async def switch_language(request: Request) -> Response:
         lang = pick_language(request.query_params.get("lang"), None)
@@ -312,6 +295,8 @@ def build_router(services: Services, supervisor: Supervisor | None = None) -> AP
         return response
 
     router.routes.extend(login_pages.build_router(services, page).routes)
+    router.routes.extend(quality_pages.build_router(
+        services, page, translator, equipment, summaries.invalidate).routes)
     if supervisor is not None:
         router.routes.extend(supervision_pages.build_router(
             services, supervisor, page, translator, summaries.invalidate).routes)

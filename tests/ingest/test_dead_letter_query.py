@@ -1,0 +1,43 @@
+"""Dead letter listings narrowed to a set of devices in the query itself: exact pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bocage.ingest.deadletters import DeadLetterQuery, NewDeadLetter
+from bocage.ingest.inbox_sqlite import SQLiteInbox
+from bocage.ingest.record import Uplink
+
+NOW = "2030-01-01T00:00:00.000Z"
+MINE, OTHER = "A0A0A0A0A0A0A0A1", "B0B0B0B0B0B0B0B1"
+
+
+def rec(i: int, eui: str) -> Uplink:
+    return Uplink(source="chirpstack", event="up", dev_eui=eui, application="app",
+                  dedup_key=f"k{i}", received_at=NOW, f_port=1, f_cnt=i, payload=b"\x01")
+
+
+def test_letters_of_a_set_of_devices_page_exactly(tmp_path: Path) -> None:
+    inbox = SQLiteInbox(tmp_path / "inbox.db", max_backlog=1000, now=lambda: NOW)
+    records = [rec(i, OTHER) for i in range(30)] + [rec(100 + i, MINE) for i in range(5)]
+    inbox.accept(records).result()
+    pending = inbox.pending(100)
+    inbox.mark_processed(pending[-1][0], [
+        NewDeadLetter(r, "unknown-device" if r.dev_eui == MINE else "codec-error", "x", seq)
+        for seq, r in pending]).result()
+    mine = DeadLetterQuery(dev_euis=frozenset({MINE}), limit=2)
+    first = inbox.dead_letters(mine)
+    assert [d.record.dev_eui for d in first] == [MINE, MINE]
+    rest = inbox.dead_letters(DeadLetterQuery(dev_euis=frozenset({MINE}), limit=10, offset=2))
+    assert len(rest) == 3 and {d.id for d in rest}.isdisjoint(d.id for d in first)
+    assert inbox.count_dead_letters(mine) == 5
+    # an empty set: nothing (not "no filter"); combined with the other filters
+    assert inbox.dead_letters(DeadLetterQuery(dev_euis=frozenset())) == []
+    assert inbox.count_dead_letters(DeadLetterQuery(dev_euis=frozenset())) == 0
+    both = frozenset({MINE, OTHER})
+    assert inbox.count_dead_letters(DeadLetterQuery(dev_euis=both, reason="codec-error")) == 30
+    assert inbox.count_dead_letters(DeadLetterQuery(dev_euis=both, dev_eui=MINE.lower())) == 5
+    assert inbox.count_dead_letters(DeadLetterQuery(dev_euis=frozenset({OTHER}),
+                                                    dev_eui=MINE)) == 0
+    assert inbox.count_dead_letters(DeadLetterQuery()) == 35
+    inbox.close()
