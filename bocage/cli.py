@@ -536,6 +536,15 @@ def _register_access_commands() -> None:
 _register_access_commands()
 
 
+def _register_recipient_commands() -> None:
+    from bocage.cli_recipients import recipients_app
+
+    app.add_typer(recipients_app, name="recipients")
+
+
+_register_recipient_commands()
+
+
 def main() -> None:
     app()
 

@@ -99,6 +99,26 @@ class Settings:
     notification_retry_max: float = 300.0
     #: attempts after which a notification is given up (0 = never)
     notification_max_attempts: int = 20
+    #: SMTP server that sends alarm e-mails ("" = no e-mail)
+    smtp_host: str = ""
+    #: SMTP port (587 with STARTTLS, 465 with TLS, 25 without)
+    smtp_port: int = 587
+    #: SMTP connection security: starttls, tls (implicit) or none (local relay only)
+    smtp_security: str = "starttls"
+    #: SMTP user name ("" = no login)
+    smtp_username: str = ""
+    #: SMTP password
+    smtp_password: str = ""
+    #: the From address of alarm e-mails
+    smtp_sender: str = "bocage@localhost"
+    #: CA bundle to verify the SMTP server ("" = the system's CAs)
+    smtp_ca_file: str = ""
+    #: alarm notifications to people: at most one message per recipient per this many
+    #: minutes (the first one after a quiet period leaves at once; 0 = no digest)
+    alarm_digest_minutes: float = 10.0
+    #: the address people reach the web UI at, for links in notifications
+    #: ("" = http://host:port)
+    public_url: str = ""
     #: ChirpStack MQTT broker, mqtt://host[:1883] or mqtts://host[:8883] ("" = off)
     chirpstack_mqtt_url: str = ""
     #: user name on the ChirpStack broker ("" = anonymous)

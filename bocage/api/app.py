@@ -10,6 +10,7 @@ from typing import cast
 from fastapi import FastAPI
 
 from bocage import __version__
+from bocage.alerting.service import AlarmNotifier
 from bocage.api import access as access_api
 from bocage.api import (
     apidocs,
@@ -24,6 +25,7 @@ from bocage.api import (
     errors,
     ingest,
     ops,
+    recipients,
     retention,
     subscriptions,
     supervision,
@@ -112,6 +114,11 @@ def create_app(settings: Settings, store: Store, access: AccessStore | None = No
     # rules see every committed change too (their alarms, written through the same
     # observed store, reach subscriptions like any other entity)
     observed.listeners = (*observed.listeners, supervisor)
+    alerting = AlarmNotifier(store, services.contexts.core_term_map, notifier, services.now,
+                             digest_minutes=settings.alarm_digest_minutes,
+                             public_url=settings.public_url
+                             or f"http://{settings.host}:{settings.port}")
+    observed.listeners = (*observed.listeners, alerting)  # alarms -> people
     metrics = ops.Metrics()
     metrics.ingest_backlog.set_function(ingestion.backlog)
     mqtt = MqttConnectors(ingestion, metrics)  # validates the MQTT settings now
@@ -121,6 +128,7 @@ def create_app(settings: Settings, store: Store, access: AccessStore | None = No
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         # subscriptions first: notifications of the writes ingestion replays are not lost
         await run(notifier.start)
+        alerting.start()
         await run(ingestion.start_if_used)  # records a previous run left are drained now
         compactor.start()
         supervisor.start()
@@ -132,6 +140,7 @@ def create_app(settings: Settings, store: Store, access: AccessStore | None = No
             await run(irve.stop)
             await mqtt.stop()
             await run(supervisor.close)
+            await run(alerting.close)
             await run(compactor.stop)
             await run(ingestion.close)
             await run(notifier.close)
@@ -161,6 +170,7 @@ def create_app(settings: Settings, store: Store, access: AccessStore | None = No
     app.state.ingestion = ingestion
     app.state.supervisor = supervisor
     app.state.notifier = notifier
+    app.state.alerting = alerting
     app.state.mqtt = mqtt
     app.state.security = security
     app.state.irve = irve
@@ -183,6 +193,7 @@ def create_app(settings: Settings, store: Store, access: AccessStore | None = No
         deadletters.build_router(ingestion, settings.max_limit, services.store,
                                  security, services.contexts.core_term_map),
         supervision.build_router(services, supervisor),
+        recipients.build_router(services, alerting),
         access_api.build_router(services),
         commands.build_router(services),
         pages.build_router(services, supervisor),

@@ -86,6 +86,9 @@ def rule_for(method: str, path: str) -> Rule:
     if path.startswith(("/api/alarms", "/api/interventions")):
         # alarms and interventions are entities of the equipment's scopes
         return _read_write(method, Action.ENTITIES_READ, Action.ENTITIES_WRITE)
+    if path.startswith("/api/alarm-recipients"):
+        # recipients are entities of their scope subtree: managed where one may write
+        return _read_write(method, Action.ENTITIES_READ, Action.ENTITIES_WRITE)
     if path.startswith("/api/retention-policies"):
         # retention: the DPO's and the platform's concern; changed platform-wide only
         return Rule(Action.ENTITIES_READ) if method in _SAFE else _PLATFORM

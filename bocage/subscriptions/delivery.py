@@ -25,7 +25,7 @@ import logging
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -54,11 +54,18 @@ class Policy:
         return now_ts + min(self.retry_max, self.retry_base * 2.0 ** (attempts - 1))
 
 
+#: a sender of one kind of queued notification (other than NGSI-LD notifications)
+KindSender = Callable[[Queued, httpx.AsyncClient, MqttClients, float],
+                      Awaitable[Failure | None]]
+
+
 class Delivery:
-    def __init__(self, outbox: Outbox, policy: Policy, now: Callable[[], str]) -> None:
+    def __init__(self, outbox: Outbox, policy: Policy, now: Callable[[], str],
+                 senders: Mapping[str, KindSender] | None = None) -> None:
         self._outbox = outbox
         self._policy = policy
         self._now = now
+        self._senders = dict(senders or {})
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._stopping = False
@@ -181,7 +188,10 @@ class Delivery:
                     mqtt: MqttClients) -> None:
         item = merged(items)
         try:
-            if item.uri[:4].lower() == "mqtt":
+            if item.kind != "ngsi-ld":
+                failure = await self._senders[item.kind](item, http, mqtt,
+                                                         self._policy.timeout)
+            elif item.uri[:4].lower() == "mqtt":
                 failure = await mqtt.send(item, self._policy.timeout)
             else:
                 failure = await send_http(http, item, self._policy.timeout)
@@ -228,6 +238,11 @@ def merged(items: list[Queued]) -> Queued:
     last = items[-1]
     if len(items) == 1:
         return last
+    if last.kind != "ngsi-ld":  # events for a person: one message lists them all (a digest)
+        docs = [orjson.loads(i.payload) for i in items]
+        doc = {**docs[-1], "events": [e for d in docs for e in d["events"]]}
+        return dataclasses.replace(last, payload=orjson.dumps(doc),
+                                   attempts=max(i.attempts for i in items))
     envelopes = [orjson.loads(i.payload) for i in items]
     mqtt = "body" in envelopes[-1] and "metadata" in envelopes[-1]
     bodies = [e["body"] for e in envelopes] if mqtt else envelopes

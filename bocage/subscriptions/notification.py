@@ -51,6 +51,12 @@ class Outgoing:
     notifier_info: tuple[tuple[str, str], ...]
     timeout: float | None
     entities: int
+    #: "ngsi-ld" (a subscription's notification, sent as it is) or "alarms" (events
+    #: for a person, rendered when sent: bocage.alerting)
+    kind: str = "ngsi-ld"
+    #: > 0: part of a digest, at most one message per this many seconds
+    #: (bocage.subscriptions.digest)
+    digest_s: float = 0.0
 
 
 def render_change(sub: Subscription, change: Change, d: Diff, terms: Terms,

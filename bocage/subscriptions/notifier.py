@@ -27,6 +27,8 @@ from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
 
+from bocage.alerting.sender import AlarmSender
+from bocage.alerting.smtp import smtp_config
 from bocage.domain.entity import Entity
 from bocage.domain.errors import BocageError, ResourceNotFound
 from bocage.domain.query import EntityQuery
@@ -81,7 +83,8 @@ class Notifier:
             self.delivery = Delivery(self.outbox, Policy(
                 timeout=s.notification_timeout, concurrency=s.notification_concurrency,
                 retry_base=s.notification_retry_base, retry_max=s.notification_retry_max,
-                max_attempts=s.notification_max_attempts), self._now)
+                max_attempts=s.notification_max_attempts), self._now,
+                senders={"alarms": AlarmSender(smtp_config(s)).send})
             for stored in self.repository.all():
                 try:
                     self._install(stored.tenant, self._compile(stored))
@@ -103,6 +106,14 @@ class Notifier:
         if self.outbox is not None:
             self.outbox.close()
         self.outbox = self.delivery = None
+
+    def enqueue(self, items: list[Outgoing], release: Callable[[], None]) -> None:
+        """Queue notifications made elsewhere (alarms for people) with the next
+        outbox transaction; ``release`` is called once they are on disk."""
+        if self._thread is None:
+            release()
+            return
+        self._queue.put((items, release))
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Everything queued delivered or waiting for a retry (tests, benchmarks)."""
@@ -176,6 +187,10 @@ class Notifier:
             self._periodic_due.pop((tenant, sub_id), None)
             self._throttled.pop((tenant, sub_id), None)
             self._refresh()
+        if self.outbox is not None:
+            self.outbox.forget(tenant, sub_id)
+
+    def forget(self, tenant: str, sub_id: str) -> None:
         if self.outbox is not None:
             self.outbox.forget(tenant, sub_id)
 

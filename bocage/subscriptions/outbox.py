@@ -24,6 +24,7 @@ from typing import Any
 
 import orjson
 
+from bocage.subscriptions.digest import digest_slot
 from bocage.subscriptions.notification import Outgoing
 
 _SCHEMA = """
@@ -55,6 +56,12 @@ CREATE TABLE IF NOT EXISTS status (
     last_error TEXT,
     PRIMARY KEY (tenant, sub_id)
 );
+CREATE TABLE IF NOT EXISTS digest (
+    tenant TEXT NOT NULL,
+    sub_id TEXT NOT NULL,
+    last_slot REAL NOT NULL,
+    PRIMARY KEY (tenant, sub_id)
+);
 """
 
 
@@ -81,6 +88,7 @@ class Queued:
     notifier_info: tuple[tuple[str, str], ...]
     timeout: float | None
     attempts: int
+    kind: str = "ngsi-ld"
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +127,10 @@ class Outbox:
         self._lock = threading.Lock()
         with self._lock:
             self._conn.executescript(_SCHEMA)
+            columns = {row[1] for row in self._conn.execute("PRAGMA table_info(pending)")}
+            if "kind" not in columns:  # an outbox of an earlier version
+                self._conn.execute("ALTER TABLE pending ADD COLUMN kind TEXT NOT NULL "
+                                   "DEFAULT 'ngsi-ld'")
         # Settling (delivered, failed) needs no fsync: a settle lost to a power
         # cut only sends a notification again, which at-least-once allows; the
         # fsync per settle was most of the cost of draining a backlog.
@@ -163,17 +175,31 @@ class Outbox:
                 rows = [
                     (o.tenant, o.subscription_id, o.uri, o.endpoint_key,
                      orjson.dumps(o.headers), o.payload, orjson.dumps(o.notifier_info),
-                     o.timeout, o.entities, max(now_ts, waits.get(o.endpoint_key, now_ts)))
+                     o.timeout, o.entities,
+                     max(now_ts, waits.get(o.endpoint_key, now_ts),
+                         self._slot(o, now_ts) if o.digest_s > 0 else now_ts), o.kind)
                     for o in items
                 ]
                 self._conn.executemany(
                     "INSERT INTO pending (tenant, sub_id, uri, endpoint, headers, payload, "
-                    "notifier_info, timeout, entities, next_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
+                    "notifier_info, timeout, entities, next_at, kind) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", rows)
             except BaseException:
                 self._conn.execute("ROLLBACK")
                 raise
             self._conn.execute("COMMIT")
+
+    def _slot(self, o: Outgoing, now_ts: float) -> float:
+        """A digest's next slot for ``o``'s recipient, recorded (in the caller's
+        transaction): at once after a quiet window, else with the waiting digest."""
+        row = self._conn.execute("SELECT last_slot FROM digest WHERE tenant = ? AND sub_id = ?",
+                                 (o.tenant, o.subscription_id)).fetchone()
+        slot = digest_slot(None if row is None else float(row[0]), now_ts, o.digest_s)
+        self._conn.execute(
+            "INSERT INTO digest (tenant, sub_id, last_slot) VALUES (?, ?, ?) "
+            "ON CONFLICT (tenant, sub_id) DO UPDATE SET last_slot = excluded.last_slot",
+            (o.tenant, o.subscription_id, slot))
+        return slot
 
     def due(self, now_ts: float, per_subscription: int,
             skip_subscriptions: Iterable[tuple[str, str]] = (),
@@ -205,14 +231,14 @@ class Outbox:
         for tenant, sub_id in keys:
             rows = self._conn.execute(
                 "SELECT seq, tenant, sub_id, uri, endpoint, headers, payload, notifier_info, "
-                "timeout, attempts FROM pending "
+                "timeout, attempts, kind FROM pending "
                 "WHERE tenant = ? AND sub_id = ? AND next_at <= ? ORDER BY seq LIMIT ?",
                 (tenant, sub_id, now_ts, per_subscription)).fetchall()
             if rows:
                 out.append([
                     Queued(row[0], row[1], row[2], row[3], row[4], orjson.loads(row[5]),
                            row[6], tuple((str(k), str(v)) for k, v in orjson.loads(row[7])),
-                           row[8], row[9])
+                           row[8], row[9], row[10])
                     for row in rows
                 ])
         return out
@@ -269,6 +295,7 @@ class Outbox:
         self._transaction([
             ("DELETE FROM pending WHERE tenant = ? AND sub_id = ?", (tenant, sub_id)),
             ("DELETE FROM status WHERE tenant = ? AND sub_id = ?", (tenant, sub_id)),
+            ("DELETE FROM digest WHERE tenant = ? AND sub_id = ?", (tenant, sub_id)),
         ])
 
     def backlog(self) -> int:

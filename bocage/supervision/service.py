@@ -39,7 +39,7 @@ from bocage.web.equipment import domain_of, local_name
 log = logging.getLogger("bocage.supervision")
 
 #: entity types supervision writes or keeps its configuration in: never evaluated
-OWN_TYPES: Final = frozenset({"Alert", "Intervention", "SupervisionRule"})
+OWN_TYPES: Final = frozenset({"Alert", "Intervention", "SupervisionRule", "AlarmRecipient"})
 RULE_PREFIX: Final = "urn:ngsi-ld:SupervisionRule:"
 KEY_VALUES: Final = View(format="keyValues")
 Changed = tuple[str, Entity | None, Entity | None]

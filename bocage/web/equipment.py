@@ -51,7 +51,8 @@ DOMAIN_OF_TYPE: Final[Mapping[str, str]] = {
 DOMAINS: Final = ("lighting", "water", "waste", "buildings", "parking", "ev", "energy", "air",
                   "flood", "video")
 #: types that are not equipment (the map and counts leave them out)
-NOT_EQUIPMENT: Final = frozenset({"Device", "DeviceModel", "Alert", "Intervention"})
+NOT_EQUIPMENT: Final = frozenset({"Device", "DeviceModel", "Alert", "Intervention",
+                                  "AlarmRecipient"})
 
 #: values of a status-like attribute that mean something is wrong
 _FAULTY: Final = frozenset({

@@ -36,7 +36,8 @@ A_EUI = "A1A2A3A4A5A6A7A8"
 A_USER = "agent.ambe"
 # values that exist only in commune A's stored data: a response containing one leaks it
 SECRETS = ("SECRET-MARKER-7f3c", "SECRET-DEVICE-NAME", "SECRET-KEY-NAME", "SECRET-ACCOUNT",
-           "SECRET-COMMAND-REASON", "SECRET-LIGHT-NAME", "SECRET-INTERVENTION")
+           "SECRET-COMMAND-REASON", "SECRET-LIGHT-NAME", "SECRET-INTERVENTION",
+           "SECRET-RECIPIENT")
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -94,6 +95,8 @@ def body_for(method: str, path: str, kind: str) -> Any:
         return [body["grants"][0]] if path.endswith("/grants") else body
     if path == "/auth/login":
         return {"username": A_USER, "password": "not the password"}
+    if path.startswith("/api/alarm-recipients/"):
+        return {"channel": "email", "address": "intruder@example.org", "scope": B}
     if path == "/api/devices":
         return {"devEui": "B1B2B3B4B5B6B7B8", "model": "bocage-sl1", "assetId": A_ID,
                 "scope": B}
@@ -161,6 +164,10 @@ def world(settings: Settings, store: Store) -> Iterator[dict[str, Any]]:
             "equipment": A_ID, "description": SECRETS[6]})
         assert work.status_code == 201, work.text
         rule = c.get("/api/rules", headers=root).json()[0]["id"]
+        r = c.put("/api/alarm-recipients/mairie-a", headers=admin_a, json={
+            "channel": "email", "address": "mairie@example.org", "scope": A,
+            "name": SECRETS[7]})
+        assert r.status_code == 200, r.text
         app.state.ingestion.js_codecs.put(CodecSource(
             id="tests.noop", files={"c.js": "function decodeUplink(i) { return {data: {}}; }"},
             roles={"uplinkDecoder": "c.js"}))
@@ -175,6 +182,7 @@ def world(settings: Settings, store: Store) -> Iterator[dict[str, Any]]:
                "params": {"key_id": made.json()["id"], "letter_id": str(letter["id"]),
                           "instance_id": instance, "alarm_id": alarm["id"],
                           "ident": work.json()["id"], "rule_id": rule,
+                          "recipient_id": "mairie-a",
                           "codec_id": "tests.noop",
                           "sub_id": sub.headers["location"].rsplit("/", 1)[1],
                           "context_id": ctx.headers["location"].rsplit("/", 1)[1]}}
@@ -189,6 +197,7 @@ def snapshot(c: TestClient, root: dict[str, str]) -> list[Any]:
             c.get("/api/commands", headers=root).json(),
             c.get("/api/alarms", headers=root).json(),
             c.get("/api/interventions", headers=root).json(),
+            c.get("/api/alarm-recipients", headers=root).json(),
             c.get(f"{NGSI}/entities", headers=root, params={"limit": 1000}).json()]
 
 

@@ -1,0 +1,2 @@
+"""Notifications of alarms to people: recipients per scope, French messages,
+e-mail, webhook and MQTT through the durable notification outbox."""
