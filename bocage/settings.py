@@ -71,6 +71,16 @@ class Settings:
     map_tiles_url: str = ""
     #: web UI map: attribution shown with the tiles
     map_tiles_attribution: str = ""
+    #: energy dashboards: electricity price, EUR per kWh (all taxes included)
+    tariff_electricity_eur_kwh: float = 0.2516
+    #: energy dashboards: gas price, EUR per kWh (all taxes included)
+    tariff_gas_eur_kwh: float = 0.125
+    #: energy dashboards: electricity subscription, EUR per meter and year (0: not counted)
+    tariff_electricity_subscription_eur_year: float = 0.0
+    #: energy dashboards: gas subscription, EUR per meter and year (0: not counted)
+    tariff_gas_subscription_eur_year: float = 0.0
+    #: energy dashboards: kWh per m3 of gas (the conversion coefficient of a French bill)
+    tariff_gas_kwh_per_m3: float = 11.2
     #: record the history of every attribute written (temporal API)
     history_enabled: bool = True
     #: most instances of one attribute in one temporal response (beyond: 206)

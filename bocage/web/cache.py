@@ -15,30 +15,32 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
-from bocage.web.equipment import Equipment
-
-Loader = Callable[[str], list[Equipment]]
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
-class _Entry:
-    items: list[Equipment]
+class _Entry(Generic[T]):
+    items: T
     loaded_at: float
     refreshing: bool = False
 
 
-class SummaryCache:
-    def __init__(self, loader: Loader, ttl: float,
+class SummaryCache(Generic[T]):
+    """Whatever ``loader`` makes of a key (the equipment summaries of a view, figures
+    read from history...), kept and refreshed as described above."""
+
+    def __init__(self, loader: Callable[[str], T], ttl: float,
                  clock: Callable[[], float] = time.monotonic) -> None:
         self._load = loader
         self._ttl = ttl
         self._clock = clock
-        self._entries: dict[str, _Entry] = {}
+        self._entries: dict[str, _Entry[T]] = {}
         self._lock = threading.Lock()
 
-    def get(self, tenant: str) -> list[Equipment]:
+    def get(self, tenant: str) -> T:
         """The summaries of ``tenant``: loaded now the first time, then at most
         ``ttl`` seconds old, plus the time of one refresh. ``ttl`` 0: always fresh."""
         if self._ttl <= 0:

@@ -32,9 +32,10 @@ from bocage.security.scoped_store import acting_as, current_principal
 from bocage.supervision.records import ALARM_OPEN, Alarm, Intervention
 from bocage.supervision.rules import SEVERITIES
 from bocage.supervision.service import Supervisor
-from bocage.web import login_pages, quality_pages, supervision_pages
+from bocage.web import energy_pages, login_pages, quality_pages, supervision_pages
 from bocage.web.cache import SummaryCache
 from bocage.web.dashboards import BY_SLUG, DASHBOARDS, to_csv
+from bocage.web.energy_dashboards import HISTORY_BOARDS
 from bocage.web.equipment import (
     DOMAINS,
     STATUSES,
@@ -99,7 +100,8 @@ def build_router(services: Services, supervisor: Supervisor | None = None) -> AP
                                                                      status=("inProgress",))}
         return [with_supervision(i, alarms, working) for i in items]
 
-    summaries = SummaryCache(load, services.settings.ui_cache_seconds)
+    summaries: SummaryCache[list[Equipment]] = SummaryCache(load,
+                                                            services.settings.ui_cache_seconds)
 
     def translator(request: Request) -> Translator:
         return Translator(pick_language(request.query_params.get("lang"),
@@ -251,9 +253,14 @@ def build_router(services: Services, supervisor: Supervisor | None = None) -> AP
             return t.when(text)
         return text
 
+    # the dashboards over history (questions 11, 12, 13, 15), before /tableaux/{slug}
+    router.routes.extend(energy_pages.build_router(services, page, translator, cell,
+                                                   equipment).routes)
+
     @router.get("/tableaux", summary="Dashboards")
     async def dashboards_page(request: Request) -> Response:
-        return page(request, "dashboards.html", dashboards=DASHBOARDS)
+        return page(request, "dashboards.html", dashboards=sorted(
+            (*DASHBOARDS, *HISTORY_BOARDS), key=lambda d: d.question))
 
     @router.get("/tableaux/{slug}", summary="One dashboard")
     async def dashboard_page(request: Request, slug: str) -> Response:
