@@ -4,21 +4,32 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # extra options of `make demo`, e.g. make demo DEMO_ARGS="--port 8080 --departement 01"
 DEMO_ARGS ?=
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+HASH := $(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+# `make demo` installs what bocage needs to run; `make test` adds the test tools (browser
+# driver, fuzzer, linters): the demo starts sooner on a fresh clone
+STAMP := $(VENV)/.installed-$(HASH)
+RUN_STAMP := $(VENV)/.installed-run-$(HASH)
 
 .PHONY: demo serve test check bench screenshots fuzz clean
 
-$(STAMP): pyproject.toml
+$(VENV)/bin/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "bocage needs Python 3.11+")'
-	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(VENV)/bin/python
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
 	rm -f $(VENV)/.installed-*
+	touch $@ $(RUN_STAMP)
+
+$(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
+	$(PY) -m pip install --quiet --disable-pip-version-check -e .
+	rm -f $(VENV)/.installed-run-*
 	touch $@
 
-demo: $(STAMP)
+demo: $(RUN_STAMP)
 	$(VENV)/bin/bocage demo $(DEMO_ARGS)
 
-serve: $(STAMP)
+serve: $(RUN_STAMP)
 	$(VENV)/bin/bocage serve
 
 test: $(STAMP)

@@ -43,6 +43,13 @@ PINS: dict[str, tuple[str, str, dict[str, str]]] = {
         "dist/htmx.min.js": "htmx.min.js",
         "LICENSE": "LICENSE",
     }),
+    # the interactive API documentation at /docs (bocage/api/apidocs.py)
+    "swagger-ui-dist": ("5.35.0", "swagger-ui", {
+        "swagger-ui-bundle.js": "swagger-ui-bundle.js",
+        "swagger-ui.css": "swagger-ui.css",
+        "LICENSE": "LICENSE",
+        "NOTICE": "NOTICE",
+    }),
     "uplot": ("1.6.32", "uplot", {
         "dist/uPlot.iife.min.js": "uPlot.iife.min.js",
         "dist/uPlot.min.css": "uPlot.min.css",

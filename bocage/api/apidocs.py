@@ -1,10 +1,10 @@
-"""``/docs``: the interactive API documentation (Swagger UI) without inline script.
+"""``/docs``: the interactive API documentation (Swagger UI), served by bocage itself.
 
-FastAPI's own page inlines its start-up script, which a strict
-Content-Security-Policy forbids; this page loads the same Swagger UI bundle and
-starts it from ``/docs/init.js``, a file of ours. The bundle itself still comes
-from its CDN (as with FastAPI's default page): on a machine without internet the
-page stays blank, and ``/openapi.json`` is the description to use.
+FastAPI's own page loads Swagger UI from a CDN and inlines its start-up script;
+bocage works on closed networks and forbids inline script, so this page loads
+the Swagger UI bundle vendored from npm (``scripts/vendor_web.py``, served under
+``/ui/static/vendor/swagger-ui/``) and starts it from ``/docs/init.js``, a file
+of ours. The browser never calls another host.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from typing import Final
 from fastapi import APIRouter
 from starlette.responses import HTMLResponse, Response
 
-SWAGGER: Final = "https://cdn.jsdelivr.net/npm/swagger-ui-dist@5"
+SWAGGER: Final = "/ui/static/vendor/swagger-ui"
 
 _PAGE: Final = f"""<!doctype html>
 <html lang="en">
 <head>
 <meta charset="utf-8">
 <title>bocage API</title>
+<link rel="icon" href="/ui/static/favicon.svg" type="image/svg+xml">
 <link rel="stylesheet" href="{SWAGGER}/swagger-ui.css">
 </head>
 <body>

@@ -49,8 +49,8 @@ _UNSAFE: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 API_CSP: Final = ("default-src 'none'; frame-ancestors 'none'; base-uri 'none'; "
                   "form-action 'self'")
 #: the API docs page: its scripts and styles from files, never inline
-DOCS_CSP: Final = ("default-src 'none'; script-src 'self' https://cdn.jsdelivr.net; "
-                   "style-src https://cdn.jsdelivr.net; img-src 'self' data:; "
+DOCS_CSP: Final = ("default-src 'none'; script-src 'self'; "
+                   "style-src 'self'; img-src 'self' data:; "
                    "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
                    "form-action 'none'")
 #: the web UI: its own scripts, styles and images only (map tiles from their configured origin)

@@ -227,3 +227,21 @@ def test_log_in_as_a_commune_agent_see_only_the_commune_then_log_out(
     page.wait_for_url("**/ui/")
     assert page.get_by_role("link", name="Se connecter").count() == 1
     page.close()
+
+
+def test_api_docs_render_from_vendored_files_only(site: str, browser: Any) -> None:
+    seen: list[str] = []
+    problems: list[str] = []
+    page = browser.b.new_page()
+    page.on("request", lambda request: seen.append(request.url))
+    page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda exc: problems.append(str(exc)))
+    page.goto(f"{site}/docs")
+    page.wait_for_selector(".swagger-ui .info .title")
+    assert "bocage" in page.inner_text(".swagger-ui .info .title")
+    # the operations of the document are listed (NGSI-LD entities among them)
+    page.wait_for_selector(".opblock-tag-section")
+    assert page.locator(".opblock").count() > 20
+    page.close()
+    assert [url for url in seen if not url.startswith("http://127.0.0.1:")] == []
+    assert problems == []  # no CSP violation, no script error
