@@ -22,7 +22,7 @@ $(STAMP): pyproject.toml | $(VENV)/bin/python
 	touch $@ $(RUN_STAMP)
 
 $(RUN_STAMP): pyproject.toml | $(VENV)/bin/python
-	$(PY) -m pip install --quiet --disable-pip-version-check -e .
+	$(PY) -m pip install --quiet --no-compile --disable-pip-version-check -e .
 	rm -f $(VENV)/.installed-run-*
 	touch $@
 
