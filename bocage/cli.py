@@ -144,7 +144,12 @@ def demo(
     epci: Annotated[list[str] | None, typer.Option(
         help="Simulate the communes of this EPCI (SIREN); repeatable.")] = None,
     seed: Annotated[int, typer.Option(help="Seed of the territory and its story.")] = 1,
-    speed: Annotated[float, typer.Option(help="Simulated seconds per real second.")] = 1.0,
+    speed: Annotated[float, typer.Option(
+        help="Simulated seconds per real second. Above 1, the run starts --catch-up in the "
+             "past, replays it that much faster (with its incidents), then follows real "
+             "time: no reading is dated in the future.")] = 1.0,
+    catch_up: Annotated[str, typer.Option(
+        help="With --speed above 1: how far back the accelerated run starts.")] = "1d",
     history: Annotated[str, typer.Option(
         help="Backfill this much past before going live (e.g. 1d, 30d).")] = "0s",
     via: Annotated[str, typer.Option(
@@ -163,7 +168,7 @@ def demo(
         raise typer.BadParameter("--speed must be positive")
     try:
         sim = Options(departement=departement, epci=tuple(epci or ()), seed=seed, speed=speed,
-                      history=parse_duration(history))
+                      history=parse_duration(history), catch_up=parse_duration(catch_up))
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
     settings = _settings(config, host=host, port=port)
@@ -195,6 +200,10 @@ def simulate(
     api: Annotated[str | None, typer.Option(
         help="The bocage API to register devices in, when the target is MQTT "
              "(default: the HTTP target).")] = None,
+    api_key: Annotated[str, typer.Option(
+        envvar="BOCAGE_API_KEY",
+        help="API key to register the devices with, on a target whose authentication is on "
+             "(role admin or agent on the territory's scope).")] = "",
     concurrency: Annotated[int, typer.Option(help="Requests in flight at most.")] = 64,
     seed: Annotated[int, typer.Option(help="Seed of the simulated territory.")] = 1,
     json_out: Annotated[Path | None, typer.Option(
@@ -238,7 +247,8 @@ def simulate(
                 task = bar.add_task("register", total=None)
                 loadgen.register(api_url or target, territories, chosen,
                                  lambda done, total: bar.update(task, completed=done,
-                                                                total=total))
+                                                                total=total),
+                                 api_key=api_key)
         except (RuntimeError, OSError, httpx.HTTPError) as exc:
             typer.echo(f"bocage: {exc}", err=True)
             raise typer.Exit(2) from None

@@ -118,16 +118,24 @@ def pick_devices(n: int, seed: int = 1) -> tuple[list[tr.Territory], list[tr.Sim
 
 def register(base_url: str, territories: Sequence[tr.Territory],
              devices: Sequence[tr.SimDevice],
-             progress: Callable[[int, int], None] | None = None) -> int:
+             progress: Callable[[int, int], None] | None = None, api_key: str = "") -> int:
     """Create the devices and their equipment in a running bocage (upsert, idempotent);
-    ``progress(done, total)`` after each batch of entities."""
+    ``progress(done, total)`` after each batch of entities. ``api_key``: a key allowed to
+    write devices and entities there (a server with authentication on needs one)."""
     chosen = {d.dev_eui for d in devices}
     batches = [list(bodies(t, [d for d in t.devices if d.dev_eui in chosen]))
                for t in territories]
     total = sum(len(b) for b in batches)
     created = 0
-    with httpx.Client(base_url=base_url.rstrip("/"), timeout=120) as client:
-        client.get("/api/device-models").raise_for_status()  # installs the built-ins
+    auth = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+    with httpx.Client(base_url=base_url.rstrip("/"), timeout=120, headers=auth) as client:
+        models = client.get("/api/device-models")  # installs the built-ins
+        if models.status_code in (401, 403):
+            raise RuntimeError(f"the target refused to register devices ({models.status_code}): "
+                               "give an API key with devices.write (--api-key or "
+                               "BOCAGE_API_KEY), e.g. `bocage keys create --role admin "
+                               "--scope /` on the target")
+        models.raise_for_status()
         r = client.post("/api/device-models", json=EV_MODEL.to_json())
         if r.status_code not in (201, 409):
             raise RuntimeError(f"cannot create the EV model: {r.status_code} {r.text}")

@@ -21,7 +21,9 @@ BATCH = 500
 
 @dataclass(frozen=True, slots=True)
 class Clock:
-    """Simulated time: ``start`` at wall time ``wall_start``, running ``speed`` x faster."""
+    """Simulated time: ``start`` at wall time ``wall_start``, running ``speed`` x faster,
+    never ahead of the wall clock: an accelerated run starts in the past, catches up
+    with real time, then follows it (no reading is ever dated in the future)."""
 
     start: float
     wall_start: float
@@ -29,7 +31,7 @@ class Clock:
 
     def now(self, wall: float | None = None) -> float:
         wall = time.time() if wall is None else wall
-        return self.start + (wall - self.wall_start) * self.speed
+        return min(self.start + (wall - self.wall_start) * self.speed, wall)
 
 
 def drive(schedule: Schedule, world: World, encoders: dict[str, Encoder], sink: Sink,

@@ -44,6 +44,9 @@ class Options:
     epci: tuple[str, ...] = ()
     seed: int = 1
     speed: float = 1.0
+    #: with speed > 1, how far back the live run starts (seconds): it replays that span
+    #: speed x faster (the scripted incidents in it), then follows real time
+    catch_up: float = 86_400.0
     history: float = 0.0
     #: seconds over which every device sends a first reading at start
     prime: float = 20.0
@@ -79,7 +82,9 @@ def prepare(options: Options, store: Store, ingestion: Ingestion, sink: Sink | N
         "seconds": round(time.monotonic() - t0, 2)})
     sink = sink or InProcessSink(ingestion)
     wall = time.time()
-    scenario = sc.scripted(territory, wall)
+    # an accelerated run starts in the past so that it never runs ahead of real time
+    start = wall - options.catch_up if options.speed > 1 else wall
+    scenario = sc.scripted(territory, start)
     world = World.of(options.seed, scenario)
     codecs = encoders(ingestion.codecs)
     if options.history > 0:
@@ -94,11 +99,11 @@ def prepare(options: Options, store: Store, ingestion: Ingestion, sink: Sink | N
         # the past always goes in-process, in batches of 500 (the bulk path)
         n = backfill(territory, World(options.seed, sc.Scenario(wall)), codecs,
                      InProcessSink(ingestion),
-                     wall - options.history, wall, progress=step)
+                     start - options.history, start, progress=step)
         log.info("history backfilled", extra={"uplinks": n})
-    schedule = Schedule(territory.devices, options.seed, wall, prime=options.prime,
+    schedule = Schedule(territory.devices, options.seed, start, prime=options.prime,
                         alarms=[(i.at, i.dev_eui) for i in scenario.incidents])
-    return LiveRun(schedule, world, codecs, sink, Clock(wall, wall, options.speed))
+    return LiveRun(schedule, world, codecs, sink, Clock(start, wall, options.speed))
 
 
 def start(options: Options, store: Store, ingestion: Ingestion, sink: Sink | None = None,

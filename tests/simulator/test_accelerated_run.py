@@ -98,3 +98,15 @@ def test_one_accelerated_hour_produces_the_scripted_incidents(app: TestClient) -
     # the rest of the territory is alive: every healthy device reported
     lights = entities(app, "Streetlight", "powerState")
     assert len(lights) == len(territory.devices_of("streetlight"))
+
+
+def test_an_accelerated_clock_catches_up_with_real_time_and_never_passes_it() -> None:
+    wall = 1_800_000_000.0
+    clock = Clock(wall - 3600, wall, speed=60.0)
+    assert clock.now(wall) == wall - 3600
+    assert clock.now(wall + 30) == wall - 3600 + 1800  # 60 x faster while behind
+    assert clock.now(wall + 60) == wall  # an hour behind at start, 59 s gained per second
+    assert clock.now(wall + 62) == wall + 62  # caught up (after 61 s): follows the wall
+    assert clock.now(wall + 600) == wall + 600
+    assert Clock(wall, wall, 1.0).now(wall + 5) == wall + 5
+    assert Clock(wall, wall, 0.5).now(wall + 10) == wall + 5  # slow motion stays behind

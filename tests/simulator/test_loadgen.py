@@ -23,11 +23,20 @@ SECRET = "load-secret"
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[str, object]]:
+    yield from serve(tmp_path, auth="off")
+
+
+@pytest.fixture
+def secured(tmp_path: Path) -> Iterator[tuple[str, object]]:
+    yield from serve(tmp_path, auth="on")
+
+
+def serve(tmp_path: Path, auth: str) -> Iterator[tuple[str, object]]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     store = SQLiteStore(str(tmp_path / "bocage.db"))
-    settings = Settings(database_url=f"sqlite:///{tmp_path}/bocage.db", auth="off",
+    settings = Settings(database_url=f"sqlite:///{tmp_path}/bocage.db", auth=auth,
                         chirpstack_secret=SECRET)
     app = create_app(settings, store)
     srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None,
@@ -83,3 +92,24 @@ def test_refused_uplinks_are_counted_as_rejected(server: tuple[str, object]) -> 
     s = report.stats
     assert s.sent > 0 and s.rejected == s.sent and s.acknowledged == 0
     assert s.statuses == {401: s.sent}
+
+
+def test_a_server_with_authentication_needs_a_key_to_register(
+        secured: tuple[str, object]) -> None:
+    from bocage.domain.access import ROOT, Grant
+
+    base, app = secured
+    territories, devices = loadgen.pick_devices(10)
+    with pytest.raises(RuntimeError, match="--api-key"):
+        loadgen.register(base, territories, devices)
+    security = app.state.security  # type: ignore[attr-defined]
+    _, key = security.create_key([Grant("admin", ROOT)], name="load", by="test")
+    assert loadgen.register(base, territories, devices, api_key=key) > 10
+    report = asyncio.run(loadgen.run(devices, loadgen.HttpTarget(base, SECRET, 4),
+                                     duration=2.0, interval=1.0))
+    assert report.stats.acknowledged == report.stats.sent > 0
+    assert app.state.ingestion.wait_idle(60)  # type: ignore[attr-defined]
+    r = httpx.get(f"{base}/ngsi-ld/v1/entities", headers={"Authorization": f"Bearer {key}"},
+                  params={"type": "Device", "q": "dateLastValueReported", "count": "true",
+                          "limit": "0"})
+    assert r.headers["NGSILD-Results-Count"] == "10"
