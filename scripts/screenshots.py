@@ -57,6 +57,7 @@ def pages(base: str, headers: dict[str, str]) -> dict[str, str]:
         "map": "/ui/carte",
         "equipment": f"/ui/equipements/{quote(alarm[0], safe='')}",
         "quality": "/ui/qualite",
+        "sobriety": "/ui/sobriete",
     }
     if alarm[6]:
         found["epci"] = f"/ui/epci/{alarm[6]}"

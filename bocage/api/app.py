@@ -27,6 +27,7 @@ from bocage.api import (
     ops,
     recipients,
     retention,
+    sobriety,
     subscriptions,
     supervision,
     temporal,
@@ -123,6 +124,8 @@ def create_app(settings: Settings, store: Store, access: AccessStore | None = No
     metrics.ingest_backlog.set_function(ingestion.backlog)
     mqtt = MqttConnectors(ingestion, metrics)  # validates the MQTT settings now
     irve = IrvePoller(settings, store, services.contexts.core_term_map, services.now)
+    figures = sobriety.Figures(backend, services.contexts.core_term_map, ingestion,
+                               services.now)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -174,6 +177,7 @@ def create_app(settings: Settings, store: Store, access: AccessStore | None = No
     app.state.mqtt = mqtt
     app.state.security = security
     app.state.irve = irve
+    app.state.sobriety = figures
     errors.install(app)
     # Routes go straight into the app's route list, hottest first: FastAPI matches
     # included routers route by route through extra layers (measured: ~40 % of a
@@ -196,6 +200,7 @@ def create_app(settings: Settings, store: Store, access: AccessStore | None = No
         recipients.build_router(services, alerting),
         access_api.build_router(services),
         commands.build_router(services),
+        sobriety.build_router(figures),
         pages.build_router(services, supervisor),
         apidocs.build_router(),
     ):

@@ -35,6 +35,8 @@ class Action(StrEnum):
     ACCESS_MANAGE = "access.manage"
     #: instance-wide configuration: hosted @contexts, device models, metrics
     PLATFORM = "platform"
+    #: the platform's own figures (the sobriety panel: readings kept, disk, CPU, memory)
+    FIGURES_READ = "figures.read"
 
 
 ROLES: Final = ("admin", "agent", "elu", "operator", "police", "dpo", "integrator")
@@ -48,7 +50,7 @@ ROLE_ACTIONS: Final[dict[str, frozenset[Action]]] = {
     "agent": frozenset({_A.ENTITIES_READ, _A.ENTITIES_WRITE, _A.DEVICES_READ,
                         _A.DEVICES_WRITE, _A.LIGHTING_COMMAND, _A.COMMANDS_READ}),
     # an elected official: reads (dashboards)
-    "elu": frozenset({_A.ENTITIES_READ, _A.COMMANDS_READ}),
+    "elu": frozenset({_A.ENTITIES_READ, _A.COMMANDS_READ, _A.FIGURES_READ}),
     # maintenance: works alarms and interventions (entities), sees devices
     "operator": frozenset({_A.ENTITIES_READ, _A.ENTITIES_WRITE, _A.DEVICES_READ,
                            _A.COMMANDS_READ}),

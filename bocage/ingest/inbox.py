@@ -65,6 +65,13 @@ class Inbox(Protocol):
 
     def dead_letters(self, query: DeadLetterQuery) -> list[DeadLetter]: ...
 
+    def daily_counts(self, since: str) -> list[tuple[str, int, int]]:
+        """(day, messages stored, duplicates dropped) per UTC day from ``since``
+        (YYYY-MM-DD), oldest first; kept after the records are pruned."""
+        ...
+
+    def size_on_disk(self) -> int: ...
+
     def count_dead_letters(self, query: DeadLetterQuery) -> int:
         """How many letters ``query`` selects (its limit and offset ignored)."""
         ...

@@ -63,6 +63,17 @@ _INDEXES = """
 CREATE INDEX IF NOT EXISTS records_device ON records (dev_eui, seq);
 CREATE INDEX IF NOT EXISTS dead_letters_device ON dead_letters (dev_eui, status, id);
 """
+#: messages per day, kept when the records themselves are pruned (the sobriety panel)
+_DAILY = """
+CREATE TABLE daily_counts (
+    day TEXT PRIMARY KEY,
+    received INTEGER NOT NULL DEFAULT 0,
+    duplicates INTEGER NOT NULL DEFAULT 0
+);
+"""
+_COUNT_DAY = ("INSERT INTO daily_counts (day, received, duplicates) VALUES (?, ?, ?) "
+              "ON CONFLICT (day) DO UPDATE SET received = received + excluded.received, "
+              "duplicates = duplicates + excluded.duplicates")
 _PRUNE_CHUNK = 10_000  # records deleted per writer job: accepts interleave
 _MAX_GROUP = 1000  # jobs per commit: bounds the latency of the first one
 
@@ -313,6 +324,20 @@ class SQLiteInbox:
             rows = self._reader.execute(sql, (*args, query.limit, query.offset)).fetchall()
         return [_letter(row) for row in rows]
 
+    def daily_counts(self, since: str) -> list[tuple[str, int, int]]:
+        """(day, messages stored, duplicates dropped) per UTC day from ``since``
+        (YYYY-MM-DD), oldest first."""
+        with self._read_lock:
+            rows = self._reader.execute(
+                "SELECT day, received, duplicates FROM daily_counts WHERE day >= ? "
+                "ORDER BY day", (since,)).fetchall()
+        return [(str(d), int(r), int(x)) for d, r, x in rows]
+
+    def size_on_disk(self) -> int:
+        """Bytes of the inbox file and its write-ahead log."""
+        return sum(p.stat().st_size for p in (self._path, self._path.with_name(
+            self._path.name + "-wal")) if p.exists())
+
     def count_dead_letters(self, query: DeadLetterQuery) -> int:
         where, args = _letter_filter(query)
         with self._read_lock:
@@ -358,6 +383,13 @@ def _migrate(conn: sqlite3.Connection) -> None:
             conn.execute(f"UPDATE records SET {name} = coalesce({fill}, '')")
             conn.execute("COMMIT")
     conn.executescript(_INDEXES)
+    tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    if "daily_counts" not in tables:  # the days still in the file (duplicates unknown)
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute(_DAILY)
+        conn.execute("INSERT INTO daily_counts (day, received) SELECT substr(accepted_at, 1, "
+                     "10), count(*) FROM records WHERE accepted_at != '' GROUP BY 1")
+        conn.execute("COMMIT")
 
 
 def _insert(conn: sqlite3.Connection, jobs: list[tuple[_Insert, Future[Any]]],
@@ -372,16 +404,22 @@ def _insert(conn: sqlite3.Connection, jobs: list[tuple[_Insert, Future[Any]]],
             chunk))
     new_rows: list[tuple[str, bytes, str, str]] = []
     out: list[tuple[Future[Any], bool, Any]] = []
+    days: dict[str, list[int]] = {}  # day -> [stored, duplicates]
     for job, fut in jobs:
         stored = 0
         for row in job.rows:
+            tally = days.setdefault(row[3][:10], [0, 0])
             if row[0] not in known:  # the first of a key wins, even within the group
                 known.add(row[0])
                 new_rows.append(row)
                 stored += 1
+                tally[0] += 1
+            else:
+                tally[1] += 1
         out.append((fut, True, Accepted(stored=stored, duplicates=len(job.rows) - stored)))
     conn.executemany("INSERT INTO records (dedup_key, body, dev_eui, accepted_at) "
                      "VALUES (?, ?, ?, ?)", new_rows)
+    conn.executemany(_COUNT_DAY, [(day, a, b) for day, (a, b) in days.items()])
     return out
 
 

@@ -73,6 +73,7 @@ from bocage.storage.postgres_writer import Writer, is_connection_error
 from bocage.storage.retention_job import Dialect, policy_row, row_policy
 from bocage.storage.retention_job import step as retention_step
 from bocage.storage.sqlite_query import DEFAULT_CAP, Scope, iris, translate
+from bocage.storage.stats import StorageStats
 
 log = logging.getLogger(__name__)
 
@@ -551,6 +552,31 @@ class PostgresStore:
                 for i, n in enumerate(ph.history_size(conn)):
                     totals[i] += n
             return HistorySize(*totals)
+
+        return self._read(read)
+
+    def storage_stats(self) -> StorageStats:
+        """Platform-wide sobriety figures (``bocage.storage.stats``), every tenant."""
+        def read(conn: Conn) -> StorageStats:
+            sums = [0] * 6
+            rows: dict[str, int] = {}
+            summarized: dict[str, int] = {}
+            for (tid,) in conn.execute("SELECT tid FROM tenants").fetchall():
+                self._use_tenant(conn, int(tid))
+                *counts, tiers = ph.tenant_counts(conn)
+                for i, n in enumerate(counts):
+                    sums[i] += n
+                for tier, (n, count) in tiers.items():
+                    rows[tier] = rows.get(tier, 0) + n
+                    summarized[tier] = summarized.get(tier, 0) + count
+            tail_disk, chunk_disk, summary_disk, database = ph.disk_bytes(conn)
+            entities, tail, tail_payload, chunks, points, chunk_payload = sums
+            return StorageStats(
+                entities=entities, tail_records=tail, tail_bytes=tail_disk,
+                tail_payload_bytes=tail_payload, chunk_records=points, chunks=chunks,
+                chunk_bytes=chunk_disk, chunk_payload_bytes=chunk_payload,
+                summary_rows=rows, summarized_records=summarized, summary_bytes=summary_disk,
+                database_bytes=database)
 
         return self._read(read)
 

@@ -241,3 +241,34 @@ def history_size(conn: Conn) -> tuple[int, int, int, int]:
     ).fetchone()
     assert tail is not None and chunks is not None
     return int(tail[0]), int(chunks[1]), int(chunks[0]), int(chunks[2])
+
+
+def tenant_counts(conn: Conn) -> tuple[int, int, int, int, int, int, dict[str, tuple[int, int]]]:
+    """Over the tenant the connection acts for: (entities, tail records, tail payload
+    bytes, chunks, chunk records, chunk payload bytes, tier -> (summary rows, readings
+    they stand for)). A summary is ``<attribute type>\\n<JSON>``; its ``count`` says
+    how many readings it holds."""
+    entities = conn.execute("SELECT count(*) FROM entities").fetchone()
+    tail = conn.execute(
+        "SELECT count(*), coalesce(sum(length(body)), 0) FROM hist_tail").fetchone()
+    chunks = conn.execute(
+        "SELECT count(*), coalesce(sum(n), 0), coalesce(sum(length(data)), 0)"
+        " FROM hist_chunks").fetchone()
+    assert entities is not None and tail is not None and chunks is not None
+    tiers = {
+        str(tier): (int(n), int(count)) for tier, n, count in conn.execute(
+            "SELECT tier, count(*), coalesce(sum((convert_from(substring(data FROM"
+            " position('\\x0a'::bytea IN data) + 1), 'UTF8')::jsonb ->> 'count')::bigint), 0)"
+            " FROM hist_summaries GROUP BY tier")}
+    return (int(entities[0]), int(tail[0]), int(tail[1]), int(chunks[0]), int(chunks[1]),
+            int(chunks[2]), tiers)
+
+
+def disk_bytes(conn: Conn) -> tuple[int, int, int, int]:
+    """(tail, chunks, summaries, database) bytes on disk, indexes and TOAST included."""
+    row = conn.execute(
+        "SELECT pg_total_relation_size('hist_tail'), pg_total_relation_size('hist_chunks'),"
+        " pg_total_relation_size('hist_summaries'), pg_database_size(current_database())"
+    ).fetchone()
+    assert row is not None
+    return int(row[0]), int(row[1]), int(row[2]), int(row[3])

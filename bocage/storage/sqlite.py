@@ -47,6 +47,7 @@ from bocage.storage.sqlite_history import (
     history_size,
     read_rows,
     replace_record,
+    storage_stats,
     write_tail,
 )
 from bocage.storage.sqlite_query import (
@@ -60,6 +61,7 @@ from bocage.storage.sqlite_query import (
 )
 from bocage.storage.sqlite_schema import migrate
 from bocage.storage.sqlite_writer import Writer, is_unavailable
+from bocage.storage.stats import StorageStats
 
 
 class SQLiteStore:
@@ -371,6 +373,13 @@ class SQLiteStore:
     def history_size(self) -> HistorySize:
         with self._reading() as conn:
             return HistorySize(*history_size(conn))
+
+    def storage_stats(self) -> StorageStats:
+        """Platform-wide sobriety figures (``bocage.storage.stats``)."""
+        on_disk = sum(os.path.getsize(self.path + suffix) for suffix in ("", "-wal")
+                      if os.path.exists(self.path + suffix))
+        with self._reading() as conn:
+            return storage_stats(conn, on_disk)
 
     # ---------------------------------------------------------------- contexts
 

@@ -17,6 +17,7 @@ import orjson
 from bocage.domain.temporal import HistoryRange, Record
 from bocage.storage.history_chunks import chunk_records, encode_records, locate, period_start
 from bocage.storage.history_rows import StoredRows, TailRow, record
+from bocage.storage.stats import StorageStats
 
 _INSERT: Final = (
     "INSERT INTO hist_tail (tid, eid, nid, ds, t, observed, created, modified, body)"
@@ -227,3 +228,50 @@ def history_size(conn: sqlite3.Connection) -> tuple[int, int, int, int]:
         "SELECT count(*), coalesce(sum(n), 0), coalesce(sum(length(data)), 0) FROM hist_chunks"
     ).fetchone()
     return int(tail), int(points), int(chunks), int(size)
+
+
+#: the history's tables and their indexes, for their size on disk
+_HISTORY_BTREES = {"tail": ("hist_tail", "hist_tail_series"),
+                   "chunks": ("hist_chunks", "hist_chunks_age"),
+                   "summaries": ("hist_summaries", "hist_summaries_age")}
+
+
+def storage_stats(conn: sqlite3.Connection, database_bytes: int) -> StorageStats:
+    """The sobriety figures of an SQLite database (see ``bocage.storage.stats``)."""
+    (entities,) = conn.execute("SELECT count(*) FROM entities").fetchone()
+    tail, tail_payload = conn.execute(
+        "SELECT count(*), coalesce(sum(length(body)), 0) FROM hist_tail").fetchone()
+    chunks, points, chunk_payload = conn.execute(
+        "SELECT count(*), coalesce(sum(n), 0), coalesce(sum(length(data)), 0)"
+        " FROM hist_chunks").fetchone()
+    rows: dict[str, int] = {}
+    summarized: dict[str, int] = {}
+    # a summary is "<attribute type>\n<JSON>": its count says how many readings it holds
+    for tier, n, count in conn.execute(
+        "SELECT tier, count(*), coalesce(sum(json_extract(CAST(substr(data,"
+        " instr(data, X'0A') + 1) AS TEXT), '$.count')), 0)"
+        " FROM hist_summaries GROUP BY tier"
+    ):
+        rows[str(tier)], summarized[str(tier)] = int(n), int(count)
+    disk = {part: _btree_bytes(conn, names) for part, names in _HISTORY_BTREES.items()}
+    return StorageStats(
+        entities=int(entities), tail_records=int(tail),
+        tail_bytes=disk["tail"] if disk["tail"] is not None else int(tail_payload),
+        tail_payload_bytes=int(tail_payload), chunk_records=int(points), chunks=int(chunks),
+        chunk_bytes=disk["chunks"] if disk["chunks"] is not None else int(chunk_payload),
+        chunk_payload_bytes=int(chunk_payload), summary_rows=rows,
+        summarized_records=summarized, summary_bytes=disk["summaries"] or 0,
+        database_bytes=database_bytes)
+
+
+def _btree_bytes(conn: sqlite3.Connection, names: tuple[str, ...]) -> int | None:
+    """Pages of these tables and indexes, in bytes (None without the dbstat table)."""
+    total = 0
+    try:
+        for name in names:
+            row = conn.execute("SELECT coalesce(sum(pgsize), 0) FROM dbstat"
+                               " WHERE name = ? AND aggregate = TRUE", (name,)).fetchone()
+            total += int(row[0])
+    except sqlite3.OperationalError:  # SQLite built without SQLITE_ENABLE_DBSTAT_VTAB
+        return None
+    return total

@@ -32,7 +32,13 @@ from bocage.security.scoped_store import acting_as, current_principal
 from bocage.supervision.records import ALARM_OPEN, Alarm, Intervention
 from bocage.supervision.rules import SEVERITIES
 from bocage.supervision.service import Supervisor
-from bocage.web import energy_pages, login_pages, quality_pages, supervision_pages
+from bocage.web import (
+    energy_pages,
+    login_pages,
+    quality_pages,
+    sobriety_pages,
+    supervision_pages,
+)
 from bocage.web.cache import SummaryCache
 from bocage.web.dashboards import BY_SLUG, DASHBOARDS, to_csv
 from bocage.web.energy_dashboards import HISTORY_BOARDS
@@ -304,6 +310,7 @@ def build_router(services: Services, supervisor: Supervisor | None = None) -> AP
     router.routes.extend(login_pages.build_router(services, page).routes)
     router.routes.extend(quality_pages.build_router(
         services, page, translator, equipment, summaries.invalidate).routes)
+    router.routes.extend(sobriety_pages.build_router(page, translator).routes)
     if supervisor is not None:
         router.routes.extend(supervision_pages.build_router(
             services, supervisor, page, translator, summaries.invalidate).routes)

@@ -41,3 +41,34 @@ def test_letters_of_a_set_of_devices_page_exactly(tmp_path: Path) -> None:
                                                     dev_eui=MINE)) == 0
     assert inbox.count_dead_letters(DeadLetterQuery()) == 35
     inbox.close()
+
+
+def test_messages_and_duplicates_are_counted_per_day_and_outlive_pruning(
+        tmp_path: Path) -> None:
+    clock = ["2030-01-01T10:00:00.000Z"]
+    inbox = SQLiteInbox(tmp_path / "inbox.db", max_backlog=1000, now=lambda: clock[0])
+    inbox.accept([rec(1, MINE), rec(2, MINE), rec(1, MINE)]).result()
+    clock[0] = "2030-01-02T09:00:00.000Z"
+    inbox.accept([rec(2, MINE), rec(3, MINE)]).result()
+    assert inbox.daily_counts("2030-01-01") == [("2030-01-01", 2, 1), ("2030-01-02", 1, 1)]
+    assert inbox.daily_counts("2030-01-02") == [("2030-01-02", 1, 1)]
+    inbox.mark_processed(inbox.pending(10)[-1][0], []).result()
+    assert inbox.prune("2030-01-03") == 3
+    assert inbox.daily_counts("2000-01-01")[0] == ("2030-01-01", 2, 1)
+    assert inbox.size_on_disk() > 0
+    inbox.close()
+
+
+def test_an_older_inbox_file_gets_its_days_from_the_records_it_holds(tmp_path: Path) -> None:
+    import sqlite3
+
+    inbox = SQLiteInbox(tmp_path / "inbox.db", max_backlog=1000, now=lambda: NOW)
+    inbox.accept([rec(1, MINE), rec(2, MINE)]).result()
+    inbox.close()
+    conn = sqlite3.connect(tmp_path / "inbox.db")
+    conn.execute("DROP TABLE daily_counts")  # as written by a bocage before the counters
+    conn.commit()
+    conn.close()
+    again = SQLiteInbox(tmp_path / "inbox.db", max_backlog=1000, now=lambda: NOW)
+    assert again.daily_counts("2000-01-01") == [(NOW[:10], 2, 0)]
+    again.close()

@@ -30,7 +30,7 @@ EXPECTED: dict[str, set[Action]] = {
     "admin": ALL,
     "agent": {Action.ENTITIES_READ, Action.ENTITIES_WRITE, Action.DEVICES_READ,
               Action.DEVICES_WRITE, Action.LIGHTING_COMMAND, Action.COMMANDS_READ},
-    "elu": {Action.ENTITIES_READ, Action.COMMANDS_READ},
+    "elu": {Action.ENTITIES_READ, Action.COMMANDS_READ, Action.FIGURES_READ},
     "operator": {Action.ENTITIES_READ, Action.ENTITIES_WRITE, Action.DEVICES_READ,
                  Action.COMMANDS_READ},
     "police": {Action.LIGHTING_COMMAND},
@@ -73,6 +73,9 @@ def _probes() -> dict[Action, tuple[Probe, int]]:
     def access_manage(c: TestClient, h: dict[str, str]) -> Any:
         return c.post("/api/keys", headers=h, json={"grants": [{"role": "elu", "scope": A}]})
 
+    def figures_read(c: TestClient, h: dict[str, str]) -> Any:
+        return c.get("/api/sobriety", headers=h)
+
     def platform(c: TestClient, h: dict[str, str]) -> Any:
         return c.post(f"{NGSI}/jsonldContexts", headers=h,
                       json={"@context": {f"t{next(_n)}": "urn:x"}})
@@ -82,7 +85,7 @@ def _probes() -> dict[Action, tuple[Probe, int]]:
         Action.DEVICES_READ: (devices_read, 200), Action.DEVICES_WRITE: (devices_write, 201),
         Action.LIGHTING_COMMAND: (command, 202), Action.COMMANDS_READ: (commands_read, 200),
         Action.AUDIT_READ: (audit_read, 200), Action.ACCESS_MANAGE: (access_manage, 201),
-        Action.PLATFORM: (platform, 201),
+        Action.PLATFORM: (platform, 201), Action.FIGURES_READ: (figures_read, 200),
     }
 
 
