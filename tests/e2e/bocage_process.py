@@ -40,8 +40,10 @@ class Bocage:
 
 def start_bocage(command: str, data: Path, *, cwd: Path | None = None,
                  env: Mapping[str, str] | None = None, port: int | None = None,
-                 log_name: str | None = None, args: tuple[str, ...] = ()) -> Bocage:
-    """Start `bocage <command>` on a free port (or ``port``); return once ready."""
+                 log_name: str | None = None, args: tuple[str, ...] = (),
+                 ready_within: float = 30.0) -> Bocage:
+    """Start `bocage <command>` on a free port (or ``port``); return once ready (a demo
+    backfilling history answers once the backfill is done: give it ``ready_within``)."""
     port = port or free_port()
     full_env = {**os.environ, "BOCAGE_DATABASE_URL": f"sqlite:///{data}/bocage.db",
                 **(env or {})}
@@ -53,7 +55,7 @@ def start_bocage(command: str, data: Path, *, cwd: Path | None = None,
             env=full_env, stdout=log, stderr=subprocess.STDOUT, cwd=cwd,
         )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + ready_within
     while True:
         try:
             if httpx.get(base + "/readyz", timeout=1).status_code == 200:
@@ -64,7 +66,7 @@ def start_bocage(command: str, data: Path, *, cwd: Path | None = None,
             raise RuntimeError(f"bocage {command} died:\n{log_path.read_text()}")
         if time.monotonic() > deadline:
             stop_bocage(proc)
-            raise RuntimeError(f"bocage {command} not ready in 30 s")
+            raise RuntimeError(f"bocage {command} not ready in {ready_within:g} s")
 
 
 def stop_bocage(proc: subprocess.Popen[bytes]) -> None:
