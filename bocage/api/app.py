@@ -115,6 +115,7 @@ def create_app(settings: Settings, store: Store, access: AccessStore | None = No
     # rules see every committed change too (their alarms, written through the same
     # observed store, reach subscriptions like any other entity)
     observed.listeners = (*observed.listeners, supervisor)
+    ingestion.on_outcomes = supervisor.messages_processed  # codec error rates
     alerting = AlarmNotifier(store, services.contexts.core_term_map, notifier, services.now,
                              digest_minutes=settings.alarm_digest_minutes,
                              public_url=settings.public_url

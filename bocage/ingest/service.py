@@ -22,6 +22,7 @@ from bocage.domain.timefmt import format_utc, parse_datetime
 from bocage.ingest.deadletters import REPLAYED, DeadLetter
 from bocage.ingest.inbox import Accepted, Inbox
 from bocage.ingest.inbox_sqlite import SQLiteInbox, inbox_path
+from bocage.ingest.outcomes import Outcome
 from bocage.ingest.record import Uplink
 from bocage.ingest.worker import Pipeline, Worker
 from bocage.jscodec.library import JsCodecLibrary
@@ -53,6 +54,8 @@ class Ingestion:
         self._lock = threading.Lock()
         self._inbox: Inbox | None = None
         self._worker: Worker | None = None
+        #: told what became of each processed message (supervision's codec error rates)
+        self.on_outcomes: Callable[[str, list[Outcome]], None] | None = None
 
     @property
     def started(self) -> bool:
@@ -75,10 +78,15 @@ class Ingestion:
                 inbox = SQLiteInbox(
                     inbox_path(self.settings.database_url, self.settings.inbox_path),
                     max_backlog=self.settings.ingest_max_backlog, now=self._now)
-                self._worker = Worker(inbox, self.pipeline, housekeeping=self.prune)
+                self._worker = Worker(inbox, self.pipeline, housekeeping=self.prune,
+                                      on_outcomes=self._outcomes)
                 self._worker.start()
                 self._inbox = inbox
             return self._inbox
+
+    def _outcomes(self, tenant: str, found: list[Outcome]) -> None:
+        if self.on_outcomes is not None:
+            self.on_outcomes(tenant, found)
 
     def close(self) -> None:
         with self._lock:

@@ -23,6 +23,7 @@ from bocage.ingest import deadletters as reasons
 from bocage.ingest.apply import to_mutation
 from bocage.ingest.deadletters import NewDeadLetter
 from bocage.ingest.inbox import Inbox
+from bocage.ingest.outcomes import Outcome, outcomes
 from bocage.ingest.pipeline import Rejected, needs_device, process
 from bocage.ingest.record import Uplink
 from bocage.storage.base import Mutation, Store
@@ -113,9 +114,12 @@ class _Seen:
 class Worker:
     def __init__(self, inbox: Inbox, pipeline: Pipeline,
                  housekeeping: Callable[[], object] | None = None,
-                 every: float = 600.0) -> None:
+                 every: float = 600.0,
+                 on_outcomes: Callable[[str, list[Outcome]], None] | None = None) -> None:
         self._inbox = inbox
         self._pipeline = pipeline
+        #: told what became of each message of a batch once it is processed (supervision)
+        self._on_outcomes = on_outcomes
         #: run when idle, at most every ``every`` seconds (inbox pruning)
         self._housekeeping = housekeeping
         self._every = every
@@ -184,6 +188,11 @@ class Worker:
                 if self._stop.wait(exc.retry_after):
                     return
         self._inbox.mark_processed(batch[-1][0], dead).result()
+        if self._on_outcomes is not None:
+            try:
+                self._on_outcomes(TENANT, outcomes(batch, dead))
+            except Exception:  # the batch is processed: a listener's bug must not redo it
+                log.exception("reporting message outcomes failed")
         for d in dead:
             log.info("dead letter", extra={"reason": d.reason, "detail": d.detail,
                                            "devEui": d.record.dev_eui})

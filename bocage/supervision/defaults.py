@@ -61,4 +61,36 @@ _DEFINITIONS: Final = (
      "condition": {"kind": "battery_trend", "days": 30, "level": 0.05}},
 )
 
-DEFAULT_RULES: Final[tuple[Rule, ...]] = tuple(compile_rule(d) for d in _DEFINITIONS)
+#: codec error rate, per built-in device model: (model id, share of failed messages above
+#: which to alarm, messages needed in the 24 h window before judging, severity). Models that
+#: report often need more messages; a flood sensor that cannot be read is blind: major.
+_CODEC_ERRORS: Final = (
+    ("bocage-sl1", 0.2, 12, "minor"),   # street lights: status every 15 min to 1 h
+    ("bocage-wm1", 0.2, 6, "minor"),    # water meters: a few readings a day
+    ("bocage-us1", 0.2, 6, "minor"),    # bins: a few fill levels a day
+    ("bocage-ps1", 0.2, 20, "minor"),   # parking spots: on every change
+    ("bocage-ce1", 0.2, 12, "minor"),   # classrooms: every 10 to 15 min
+    ("bocage-aq1", 0.2, 12, "minor"),   # air quality: every 15 to 30 min
+    ("bocage-wl1", 0.1, 12, "major"),   # river level: flood watch must be readable
+    ("bocage-em1", 0.2, 12, "minor"),   # electricity meters
+    ("bocage-gm1", 0.2, 6, "minor"),    # gas meters
+    ("bocage-hm1", 0.2, 6, "minor"),    # heat meters
+    ("bocage-pv1", 0.2, 12, "minor"),   # PV inverters: daytime readings
+    ("bocage-pc1", 0.2, 12, "minor"),   # people counters
+    ("bocage-vc1", 0.2, 6, "major"),    # camera heartbeats: video protection blind
+)
+#: the built-in models the codec error defaults cover (a test keeps it equal to the registry)
+CODEC_ERROR_MODELS: Final = tuple(m for m, *_ in _CODEC_ERRORS)
+
+_CODEC_DEFINITIONS: Final = tuple(
+    {"id": f"codec-errors-{model.removeprefix('bocage-')}",
+     "name": "Messages illisibles", "severity": severity,
+     "target": {"type": "Device", "model": model},
+     "condition": {"kind": "codec_errors", "above": share, "window_s": 86400,
+                   "min_messages": least},
+     "description": f"More than {share:.0%} of the device's messages over 24 hours end in "
+                    "dead letters (codec error, codec timeout, value out of range)."}
+    for model, share, least, severity in _CODEC_ERRORS)
+
+DEFAULT_RULES: Final[tuple[Rule, ...]] = tuple(
+    compile_rule(d) for d in (*_DEFINITIONS, *_CODEC_DEFINITIONS))

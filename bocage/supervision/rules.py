@@ -19,6 +19,10 @@ night_flow     minimum ``attribute`` between ``from_hour`` and ``to_hour`` (Euro
                above ``above`` for ``nights`` nights in a row (a leak)
 lamp_failure   switched on (``powerState`` on) but ``powerConsumption`` below ``min_power``
 occupied       ``attribute`` above ``above`` during occupancy (weekdays, ``hours``)
+codec_errors   share of a device's messages that end in dead letters (codec error,
+               codec timeout, value out of range) above ``above`` over ``window_s``,
+               once at least ``min_messages`` arrived in the window (the ingestion
+               worker reports each message's outcome: ``Snapshot.messages``)
 all / any      a combination of ``conditions``
 ============== ===========================================================
 
@@ -41,13 +45,17 @@ from bocage.domain.errors import BadRequestData
 SEVERITIES: Final = ("critical", "major", "minor", "warning", "indeterminate")
 PARIS: Final = ZoneInfo("Europe/Paris")
 KINDS: Final = ("threshold", "rate", "silence", "battery_low", "battery_trend", "night_flow",
-                "lamp_failure", "occupied", "all", "any")
+                "lamp_failure", "occupied", "codec_errors", "all", "any")
 _OPS: Final[Mapping[str, Callable[[float, float], bool]]] = {
     ">": lambda a, b: a > b, ">=": lambda a, b: a >= b, "<": lambda a, b: a < b,
     "<=": lambda a, b: a <= b, "==": lambda a, b: a == b, "!=": lambda a, b: a != b,
 }
 #: readings kept per (rule, entity) for rates and trends
 _WINDOW_POINTS: Final = 64
+#: message outcomes kept per (rule, device) for codec_errors (the newest)
+_OUTCOME_POINTS: Final = 1024
+#: the series codec_errors keeps: (t, 1.0 failed / 0.0 decoded) per message
+MESSAGES: Final = "@messages"
 
 Scalar = float | int | str | bool | None
 
@@ -64,6 +72,8 @@ class Snapshot:
     model: str | None = None
     #: the device's expected reporting interval, seconds (for ``silence``)
     interval_s: float | None = None
+    #: messages of the device since the last evaluation: (received at ms, failed?)
+    messages: tuple[tuple[int, bool], ...] = ()
 
     def number(self, name: str) -> tuple[float, int | None] | None:
         found = self.values.get(name)
@@ -230,6 +240,7 @@ _PARAMS: Final[Mapping[str, Mapping[str, object]]] = {
     "lamp_failure": {"state": "powerState", "power": "powerConsumption", "min_power": 5.0},
     "occupied": {"attribute": "co2", "above": 1500.0, "hours": [[8, 12], [13, 17]],
                  "weekdays": [0, 1, 2, 3, 4]},
+    "codec_errors": {"above": 0.2, "window_s": 86400.0, "min_messages": 10},
 }
 
 
@@ -282,8 +293,15 @@ def _condition(ident: str, raw: object) -> Condition:
         raise BadRequestData(f"rule {ident}: night_flow needs 0 <= from_hour < to_hour <= 24")
     if kind == "silence" and (params["interval_s"] <= 0 or params["factor"] <= 0):
         raise BadRequestData(f"rule {ident}: silence needs positive factor and interval_s")
-    if kind in ("rate",) and params["window_s"] <= 0:
-        raise BadRequestData(f"rule {ident}: rate needs a positive window_s")
+    if kind in ("rate", "codec_errors") and params["window_s"] <= 0:
+        raise BadRequestData(f"rule {ident}: {kind} needs a positive window_s")
+    if kind == "codec_errors" and not 0 <= params["above"] < 1:
+        raise BadRequestData(f"rule {ident}: codec_errors.above is a share from 0 to 1 "
+                             "(0.2: one message in five)")
+    if kind == "codec_errors" and (not isinstance(params["min_messages"], int)
+                                   or params["min_messages"] < 1):
+        raise BadRequestData(f"rule {ident}: codec_errors needs min_messages >= 1 "
+                             "(an integer)")
     if kind == "night_flow" and (not isinstance(params["nights"], int) or params["nights"] < 1):
         raise BadRequestData(f"rule {ident}: night_flow needs nights >= 1 (an integer)")
     return Condition(str(kind), params)
@@ -329,12 +347,22 @@ def _attrs_with_series(c: Condition) -> set[str]:
     return set()
 
 
+def _counts_messages(c: Condition) -> bool:
+    if c.kind in ("all", "any"):
+        return any(_counts_messages(child) for child in c.children)
+    return c.kind == "codec_errors"
+
+
 def _remember(c: Condition, series: Mapping[str, tuple[tuple[int, float], ...]],
               snap: Snapshot, now_ms: int) -> Mapping[str, tuple[tuple[int, float], ...]]:
     wanted = _attrs_with_series(c)
-    if not wanted:
+    counted = snap.messages and _counts_messages(c)
+    if not wanted and not counted:
         return series
     out = dict(series)
+    if counted:
+        new = tuple((t, 1.0 if failed else 0.0) for t, failed in sorted(snap.messages))
+        out[MESSAGES] = (*out.get(MESSAGES, ()), *new)[-_OUTCOME_POINTS:]
     for name in wanted:
         found = snap.number(name)
         if found is None:
@@ -446,6 +474,14 @@ def _holds(c: Condition, snap: Snapshot, series: Mapping[str, tuple[tuple[int, f
         occupied = local.weekday() in p["weekdays"] and any(
             start <= hour < end for start, end in p["hours"])
         return occupied and value > p["above"], f"{p['attribute']} {value:g} during occupancy"
+    if c.kind == "codec_errors":
+        recent = [v for t, v in series.get(MESSAGES, ()) if t >= now_ms - p["window_s"] * 1000]
+        if len(recent) < p["min_messages"]:
+            return None, ""
+        share = sum(recent) / len(recent)
+        return share > p["above"], (
+            f"{share:.0%} of {len(recent)} messages not decoded "
+            f"(codec error, timeout or out of range) over {p['window_s'] / 3600:g} h")
     raise AssertionError(c.kind)  # compile_rule admits no other kind
 
 

@@ -16,17 +16,21 @@ so no duplicate is raised).
 from __future__ import annotations
 
 import copy
+import dataclasses
 import datetime as dt
 import logging
 import queue
 import threading
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
+from bocage.devices.records import MODEL_PREFIX, device_id
 from bocage.domain.entity import ENTITY_KEYS, Entity
 from bocage.domain.errors import BocageError, ResourceNotFound
 from bocage.domain.query import And, AttrPath, Comparison, EntityQuery
 from bocage.domain.terms import Terms
+from bocage.ingest.outcomes import Outcome
 from bocage.ngsild import mutations as mut
 from bocage.ngsild.parse import parse_entity
 from bocage.ngsild.render import View, render_entity
@@ -59,7 +63,8 @@ class Supervisor:
         self.tick_seconds = tick_seconds
         self._states: dict[tuple[str, str, str], State] = {}  # (tenant, rule, entity)
         self._rules: dict[str, dict[str, Rule]] = {}  # tenant -> id -> rule
-        self._queue: queue.Queue[tuple[str, list[Changed]] | None] = queue.Queue(100_000)
+        self._queue: queue.Queue[tuple[str, list[Changed]] | _Messages | None] = (
+            queue.Queue(100_000))
         self._lock = threading.RLock()
         self._idle = threading.Condition(self._lock)
         # alarm and intervention read-modify-writes, one at a time (never held by the
@@ -137,14 +142,55 @@ class Supervisor:
             item = self._queue.get()
             if item is None:
                 return
-            tenant, changes = item
             try:
-                self.evaluate_entities(tenant, [after for _, _, after in changes
-                                                if after is not None])
+                if isinstance(item, _Messages):
+                    self.evaluate_messages(item.tenant, item.outcomes, item.now_ms)
+                else:
+                    tenant, changes = item
+                    self.evaluate_entities(tenant, [after for _, _, after in changes
+                                                    if after is not None])
             except Exception:
-                log.exception("supervision of %d changes failed", len(changes))
+                log.exception("supervision of a group of changes failed")
             finally:
                 self._done()
+
+    # ----------------------------------------------- message outcomes (ingestion)
+
+    def messages_processed(self, tenant: str, outcomes: Sequence[Outcome]) -> None:
+        """From the ingestion worker, after each batch: every message of a known device
+        and whether it ended in a dead letter that says it could not be read
+        (``codec_errors`` rules). Evaluated on the supervision thread."""
+        if not outcomes:
+            return
+        with self._lock:
+            self._pending += 1
+        try:
+            self._queue.put_nowait(_Messages(tenant, tuple(outcomes), _ms(self.now())))
+        except queue.Full:
+            log.warning("supervision queue full: %d message outcomes not counted",
+                        len(outcomes))
+            self._done()
+
+    def evaluate_messages(self, tenant: str, outcomes: Iterable[Outcome],
+                          now_ms: int | None = None) -> None:
+        rules = [r for r in self.rules(tenant) if r.enabled and _has_kind(r, "codec_errors")]
+        if not rules:
+            return
+        moment = now_ms if now_ms is not None else _ms(self.now())
+        per_device: dict[str, list[tuple[int, bool]]] = {}
+        for o in outcomes:
+            per_device.setdefault(o.dev_eui.upper(), []).append((o.at_ms, o.failed))
+        for eui, messages in per_device.items():
+            try:
+                device = self.store.get(tenant, device_id(eui))
+            except BocageError:
+                device = None
+            if device is None:
+                continue
+            snap = dataclasses.replace(self.snapshot(device), messages=tuple(messages))
+            for rule in rules:
+                if rule.target.matches(snap):
+                    self._run(tenant, rule, snap, moment)
 
     def _tick_loop(self) -> None:
         while not self._stop.wait(self.tick_seconds):
@@ -232,8 +278,11 @@ class Supervisor:
             at = inst.get("observedAt")
             values[self._name(key)] = (value, _ms(at) if isinstance(at, str) else None)
         types = entity.get("type") or ["?"]
+        model = values.get("refDeviceModel", (None, None))[0]
         return Snapshot(entity["id"], self._name(types[0]), values,
-                        tuple(entity.get("scope", ())))
+                        tuple(entity.get("scope", ())),
+                        model=model.removeprefix(MODEL_PREFIX) if isinstance(model, str)
+                        else None)
 
     def _name(self, iri: str) -> str:
         name = self._short.get(iri)
@@ -405,6 +454,13 @@ class Supervisor:
         [result] = self.store.apply(tenant, [Mutation(entity_id, fn)])
         if isinstance(result, BocageError):
             raise result
+
+
+@dataclass(frozen=True, slots=True)
+class _Messages:
+    tenant: str
+    outcomes: tuple[Outcome, ...]
+    now_ms: int
 
 
 def _has_kind(rule: Rule, kind: str) -> bool:
