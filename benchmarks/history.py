@@ -41,7 +41,7 @@ sys.path.insert(0, str(HERE.parent))
 from bocage.domain.entity import Entity  # noqa: E402
 from bocage.domain.temporal import HistoryRange  # noqa: E402
 from bocage.domain.timefmt import from_ms, to_ms  # noqa: E402
-from bocage.history.aggregate import aggregate_columns  # noqa: E402
+from bocage.history.aggregate import aggregate_series, period_bounds  # noqa: E402
 from bocage.history.duration import parse_duration  # noqa: E402
 from bocage.ngsild import mutations as mut  # noqa: E402
 from bocage.storage.base import Mutation, Store  # noqa: E402
@@ -323,16 +323,19 @@ def measure_queries(open_store: Callable[[bool], Any], repeats: int) -> dict[str
         year = HistoryRange(attrs=frozenset({attr}))
 
         def aggregated(period: str, expect: int) -> float:
-            """What the API does for aggregatedValues: the series' columns, then
-            aggregate_columns (HTTP and rendering left out)."""
+            """What the API does for aggregatedValues: the series' columns (chunks inside
+            one period read as their stored summaries), then aggregate_series (HTTP and
+            rendering left out)."""
             duration = parse_duration(period)
-            window = HistoryRange(attrs=frozenset({attr}), start=START, end=START + 365 * DAY)
+            end = START + 365 * DAY
+            window = HistoryRange(attrs=frozenset({attr}), start=START, end=end,
+                                  periods=period_bounds(START, end, duration))
             samples = []
             for _ in range(repeats):
                 started = time.perf_counter()
                 [series] = hist.history_columns("", eid, window)
-                got = aggregate_columns(series.times, series.values, ("avg", "max", "sum"),
-                                        START, START + 365 * DAY, duration)
+                got = aggregate_series(series.times, series.values, series.buckets,
+                                       ("avg", "max", "sum"), START, end, duration)
                 samples.append((time.perf_counter() - started) * 1000)
                 assert len(got["avg"]) == expect, len(got["avg"])
             return p95(samples)

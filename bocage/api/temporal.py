@@ -18,6 +18,7 @@ range; with lastN they go backward.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, cast
 from urllib.parse import quote
 
@@ -42,7 +43,8 @@ from bocage.api.temporal_params import TimeFilter, parse_temporal_query, parse_t
 from bocage.domain.entity import ENTITY_KEYS, Entity, Instance
 from bocage.domain.errors import AlreadyExists, BadRequestData, ResourceNotFound
 from bocage.domain.temporal import History, HistoryRange, Record, parse_instance_id
-from bocage.domain.timefmt import from_ms
+from bocage.domain.timefmt import from_ms, to_ms
+from bocage.history.aggregate import period_bounds
 from bocage.ngsild import mutations as mut
 from bocage.ngsild.parse import check_name, check_uri, parse_entity, parse_instance
 from bocage.ngsild.render import View
@@ -85,8 +87,10 @@ def build_router(services: Services, prefix: str = "") -> APIRouter:
         return history.history(tenant, entity["id"], time.window)
 
     def aggregated(tenant: str, entity: Entity, time: TimeFilter) -> dict[str, Any]:
-        """Not rendered here (terms needed): the entity's series, read whole."""
-        return {"series": history.history_columns(tenant, entity["id"], time.window)}
+        """Not rendered here (terms needed): the entity's series, read whole — compacted
+        chunks lying inside one aggregation period as their stored summaries."""
+        return {"series": history.history_columns(tenant, entity["id"],
+                                                  aggregation_window(time, services.now()))}
 
     def respond(
         ld: LdRequest, media: str, time: TimeFilter, items: list[tuple[Entity, Any]],
@@ -373,3 +377,15 @@ def _paginate(histories: list[History], time: TimeFilter) -> tuple[int, int] | N
             for r in kept:
                 first, last = min(first, at(r)), max(last, at(r))
     return first, last
+
+
+def aggregation_window(time: TimeFilter, now: str) -> HistoryRange:
+    """The read window of an aggregated query, with its period boundaries when chunk
+    summaries can answer exactly: a start is given (periods are aligned on it) and
+    distinctCount, which summaries keep only approximately, is not asked."""
+    window = time.window
+    if window.start is None or "distinctCount" in time.aggr_methods:
+        return window
+    end = window.end if window.end is not None else to_ms(now) + 86_400_000
+    bounds = period_bounds(window.start, end, time.aggr_period)
+    return window if bounds is None else dataclasses.replace(window, periods=bounds)

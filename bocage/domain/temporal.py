@@ -73,6 +73,11 @@ class HistoryRange:
     end: int | None = None
     last_n: int | None = None
     limit: int | None = None
+    #: for aggregation reads: the boundaries of the aggregation periods (sorted epoch ms,
+    #: the last one the end of the last period). A compacted chunk whose every point lies
+    #: in one period (and in the window) may then be read as its stored summary instead of
+    #: its points (``Series.buckets``); only with timeproperty observedAt.
+    periods: tuple[int, ...] | None = None
 
     def holds(self, record: Record) -> bool:
         if self.attrs is not None and record.attr not in self.attrs:

@@ -386,3 +386,44 @@ def aggregate_summaries(buckets: Sequence[tuple[int, int, Summary]], methods: Se
         for method in wanted:
             result[method].append((finalize(merged[k], method), begin, finish))
     return result
+
+
+def aggregate_series(times: Sequence[int], values: Sequence[object],
+                     buckets: Sequence[tuple[int, int, Summary]], methods: Sequence[str],
+                     start_ms: int, end_ms: int, period: Duration | None) -> Result:
+    """A series read partly as raw points and partly as stored summaries (downsampled tiers,
+    compacted chunks): the raw points are summarised per aggregation period — each group
+    starting at its first point, so it lands in its own period — then merged with the
+    buckets. Without buckets, the raw path (:func:`aggregate_columns`)."""
+    if not buckets:
+        return aggregate_columns(times, values, methods, start_ms, end_ms, period)
+    grid = _Grid(start_ms, end_ms, period)
+    groups: dict[int, list[tuple[int, object]]] = {}
+    if len(times):
+        t = np.asarray(times, dtype=np.int64)
+        inside = np.flatnonzero((t >= start_ms) & (t < end_ms))
+        if len(inside):
+            index = grid.index(t[inside]).tolist()
+            for k, i in zip(index, inside.tolist(), strict=True):
+                groups.setdefault(k, []).append((int(times[i]), values[i]))
+    raw = [(min(p[0] for p in points), max(p[0] for p in points) + 1, summarize(points))
+           for points in groups.values()]
+    return aggregate_summaries([*buckets, *raw], methods, start_ms, end_ms, period)
+
+
+def period_bounds(start_ms: int, end_ms: int, period: Duration | None,
+                  most: int = 20_000) -> tuple[int, ...] | None:
+    """The boundaries of the aggregation periods over ``[start_ms, end_ms)`` (the last one
+    ``end_ms``), or None when there would be more than ``most`` periods."""
+    if end_ms <= start_ms:
+        return None
+    if period is None or period.is_zero:
+        return (start_ms, end_ms)
+    bounds = []
+    k = 0
+    while (begin := add(start_ms, period, k)) < end_ms:
+        bounds.append(begin)
+        k += 1
+        if k > most:
+            return None
+    return (*bounds, end_ms)

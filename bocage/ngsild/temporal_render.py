@@ -18,7 +18,7 @@ from bocage.domain.entity import VALUE_KEY, Entity, Instance
 from bocage.domain.temporal import History, Record, Series, TimeProperty
 from bocage.domain.terms import Terms
 from bocage.domain.timefmt import from_ms
-from bocage.history.aggregate import aggregate_columns, aggregate_summaries, summarize
+from bocage.history.aggregate import aggregate_series
 from bocage.history.duration import Duration
 from bocage.ngsild.render import View, render_instance
 
@@ -121,15 +121,8 @@ def render_aggregated(
         lasts = [t + 1 for t in s.times[-1:]] + [b[1] for b in s.buckets[-1:]]
         lo = min(firsts) if start is None else start
         hi = max(lasts) if end is None else end
-        if s.buckets:  # older data only as summaries: aggregate summaries, raw ones included
-            raw: dict[int, list[tuple[int, object]]] = {}
-            for t, v in zip(s.times, s.values, strict=True):
-                raw.setdefault(t - t % 3_600_000, []).append((t, v))
-            buckets = list(s.buckets) + [
-                (b, b + 3_600_000, summarize(points)) for b, points in raw.items()]
-            result = aggregate_summaries(buckets, methods, lo, hi, period)
-        else:
-            result = aggregate_columns(s.times, s.values, methods, lo, hi, period)
+        # summaries (downsampled tiers, compacted chunks) merged with the raw points
+        result = aggregate_series(s.times, s.values, s.buckets, methods, lo, hi, period)
         shown: dict[str, Any] = {"type": s.kind}
         if s.dataset:
             shown["datasetId"] = s.dataset

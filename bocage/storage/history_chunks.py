@@ -16,6 +16,7 @@ beyond the tail window reads them as ``t`` (docs/history.md).
 
 from __future__ import annotations
 
+import bisect
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Final
@@ -24,9 +25,10 @@ import orjson
 
 from bocage.domain.entity import VALUE_KEY
 from bocage.domain.temporal import History, HistoryRange, Record, Series
+from bocage.history.aggregate import summarize
 from bocage.history.codec import Point, decode_columns, encode_chunk
 from bocage.storage.history_rows import StoredRows, merge_series, record
-from bocage.storage.history_tiers import summary_record, undump
+from bocage.storage.history_tiers import dump, summary_record, undump
 
 _OBSERVED: Final = ord("o")
 
@@ -145,6 +147,31 @@ def columns_of(rows: StoredRows, window: HistoryRange) -> list[Series]:
             values = [values[i] for i in order]
         out.append(Series(rows.name(nid), ds, kind, times, values, buckets.get((nid, ds), [])))
     return out
+
+
+def chunk_summary(records: Sequence[Record]) -> bytes | None:
+    """The summary a compacted chunk keeps beside its points (``history_tiers.dump``), so
+    that aggregations over whole periods need not decode it; None when one of its points
+    has no observedAt (its time would then not be on the default axis)."""
+    if not records or any(r.observed is None for r in records):
+        return None
+    kind = str(records[0].instance.get("type", "Property"))
+    vkey = VALUE_KEY.get(kind, "value")
+    return dump(kind, summarize([(r.t, r.instance.get(vkey)) for r in records]))
+
+
+def summary_usable(t_min: int, t_max: int, window: HistoryRange) -> bool:
+    """Whether a chunk spanning ``[t_min, t_max]`` may be read as its summary for
+    ``window``: inside the window and inside one of its aggregation periods."""
+    bounds = window.periods
+    if bounds is None or window.timeproperty != "observedAt":
+        return False
+    if window.start is not None and t_min < window.start:
+        return False
+    if window.end is not None and t_max >= window.end:
+        return False
+    k = bisect.bisect_right(bounds, t_min) - 1
+    return 0 <= k < len(bounds) - 1 and t_max < bounds[k + 1]
 
 
 def encode_records(records: Iterable[Record]) -> tuple[bytes, int, int, int]:

@@ -14,7 +14,14 @@ import orjson
 import psycopg
 
 from bocage.domain.temporal import HistoryRange, Record
-from bocage.storage.history_chunks import chunk_records, encode_records, locate, period_start
+from bocage.storage.history_chunks import (
+    chunk_records,
+    chunk_summary,
+    encode_records,
+    locate,
+    period_start,
+    summary_usable,
+)
 from bocage.storage.history_rows import StoredRows, TailRow, record
 from bocage.storage.postgres_query import dec, enc
 
@@ -98,14 +105,33 @@ def read_rows(
             params.append(window.end)
             chunk_where.append("t_min < %s")
             chunk_params.append(window.end)
-    chunks = [
-        (nid, dec(ds), bytes(data))
-        for nid, ds, data in conn.execute(
-            f"SELECT nid, ds, data FROM hist_chunks WHERE {' AND '.join(chunk_where)}"
-            " ORDER BY nid, start, ds",
-            chunk_params,
-        )
-    ]
+    from_summaries: list[Any] = []
+    if window.periods is not None and window.timeproperty == "observedAt":
+        # as in sqlite_history.read_rows: chunks inside one period read as their summary
+        chunks = []
+        rows = conn.execute(
+            "SELECT nid, ds, start, t_min, t_max, summary FROM hist_chunks"
+            f" WHERE {' AND '.join(chunk_where)} ORDER BY nid, start, ds", chunk_params,
+        ).fetchall()
+        for nid, ds, start, t_min, t_max, summary in rows:
+            if summary is not None and summary_usable(t_min, t_max, window):
+                from_summaries.append((nid, dec(ds), "chunk", t_min, t_max + 1, bytes(summary)))
+            else:
+                found = conn.execute(
+                    f"SELECT data FROM hist_chunks WHERE {_KEY}",
+                    (tid, enc(entity_id), nid, ds, start),
+                ).fetchone()
+                assert found is not None  # the same snapshot read its key just before
+                chunks.append((nid, dec(ds), bytes(found[0])))
+    else:
+        chunks = [
+            (nid, dec(ds), bytes(data))
+            for nid, ds, data in conn.execute(
+                f"SELECT nid, ds, data FROM hist_chunks WHERE {' AND '.join(chunk_where)}"
+                " ORDER BY nid, start, ds",
+                chunk_params,
+            )
+        ]
     tail = [
         (nid, dec(ds), t, observed, created, modified, bytes(body))
         for nid, ds, t, observed, created, modified, body in conn.execute(
@@ -128,7 +154,7 @@ def read_rows(
             sum_params,
         )
     ]
-    return StoredRows(chunks, tail, _names(conn, nids), summaries)
+    return StoredRows(chunks, tail, _names(conn, nids), summaries + from_summaries)
 
 
 def _names(conn: Conn, known: dict[int, str]) -> Any:
@@ -191,9 +217,9 @@ def replace_record(
         if records:
             blob, t_min, t_max, count = encode_records(records)
             conn.execute(
-                f"UPDATE hist_chunks SET data = %s, t_min = %s, t_max = %s, n = %s"
-                f" WHERE {_KEY}",
-                (blob, t_min, t_max, count, *key),
+                f"UPDATE hist_chunks SET data = %s, t_min = %s, t_max = %s, n = %s,"
+                f" summary = %s WHERE {_KEY}",
+                (blob, t_min, t_max, count, chunk_summary(records), *key),
             )
         else:
             conn.execute(f"DELETE FROM hist_chunks WHERE {_KEY}", key)
@@ -223,11 +249,12 @@ def compact_tail(conn: Conn, tid: int, older_than: int, max_records: int, period
         records = (chunk_records("", "", old[0]) if old else []) + fresh
         blob, t_min, t_max, count = encode_records(records)
         conn.execute(
-            "INSERT INTO hist_chunks (tid, eid, nid, ds, start, t_min, t_max, n, data)"
-            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
+            "INSERT INTO hist_chunks (tid, eid, nid, ds, start, t_min, t_max, n, data, summary)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
             " ON CONFLICT (tid, eid, nid, ds, start) DO UPDATE SET t_min = excluded.t_min,"
-            " t_max = excluded.t_max, n = excluded.n, data = excluded.data",
-            (*chunk, t_min, t_max, count, blob),
+            " t_max = excluded.t_max, n = excluded.n, data = excluded.data,"
+            " summary = excluded.summary",
+            (*chunk, t_min, t_max, count, blob, chunk_summary(records)),
         )
     conn.execute("DELETE FROM hist_tail WHERE seq = ANY(%s::int8[])", ([r[0] for r in rows],))
     return len(rows)

@@ -232,6 +232,11 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     );
     """
     + _rls(("hist_summaries",)),
+    # 4: a summary kept beside each compacted chunk (history_chunks.chunk_summary): whole-
+    # period aggregations read it instead of decoding the chunk; NULL = read the points
+    """
+    ALTER TABLE hist_chunks ADD COLUMN summary bytea;
+    """,
 )
 
 

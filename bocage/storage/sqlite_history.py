@@ -15,7 +15,14 @@ from typing import Any, Final
 import orjson
 
 from bocage.domain.temporal import HistoryRange, Record
-from bocage.storage.history_chunks import chunk_records, encode_records, locate, period_start
+from bocage.storage.history_chunks import (
+    chunk_records,
+    chunk_summary,
+    encode_records,
+    locate,
+    period_start,
+    summary_usable,
+)
 from bocage.storage.history_rows import StoredRows, TailRow, record
 from bocage.storage.stats import StorageStats
 
@@ -84,10 +91,28 @@ def read_rows(
             params.append(window.end)
     clause = " AND ".join(where)
     chunk_where = clause.replace("t >= ?", "t_max >= ?").replace("t < ?", "t_min < ?")
-    chunks = conn.execute(
-        f"SELECT nid, ds, data FROM hist_chunks WHERE {chunk_where} ORDER BY nid, start, ds",
-        params,
-    ).fetchall()
+    from_summaries: list[Any] = []
+    if window.periods is not None and window.timeproperty == "observedAt":
+        # whole-period aggregation: chunks inside one period are read as their summary,
+        # the others (window edges, chunks without a summary) as their points
+        chunks = []
+        for nid, ds, start, t_min, t_max, summary in conn.execute(
+            "SELECT nid, ds, start, t_min, t_max, summary FROM hist_chunks"
+            f" WHERE {chunk_where} ORDER BY nid, start, ds", params,
+        ).fetchall():
+            if summary is not None and summary_usable(t_min, t_max, window):
+                from_summaries.append((nid, ds, "chunk", t_min, t_max + 1, summary))
+            else:
+                data = conn.execute(
+                    "SELECT data FROM hist_chunks WHERE tid = ? AND eid = ? AND nid = ?"
+                    " AND ds = ? AND start = ?", (tid, entity_id, nid, ds, start),
+                ).fetchone()[0]
+                chunks.append((nid, ds, data))
+    else:
+        chunks = conn.execute(
+            f"SELECT nid, ds, data FROM hist_chunks WHERE {chunk_where}"
+            " ORDER BY nid, start, ds", params,
+        ).fetchall()
     tail = conn.execute(
         "SELECT nid, ds, t, observed, created, modified, body FROM hist_tail"
         f" WHERE {clause} ORDER BY nid, t, seq",
@@ -104,7 +129,7 @@ def read_rows(
         f" WHERE {' AND '.join(sum_where)} ORDER BY nid, start, ds",
         sum_params,
     ).fetchall()
-    return StoredRows(chunks, tail, _names(conn, nids), summaries)
+    return StoredRows(chunks, tail, _names(conn, nids), summaries + from_summaries)
 
 
 def _names(conn: sqlite3.Connection, known: dict[int, str]) -> Any:
@@ -171,9 +196,9 @@ def replace_record(
         if records:
             blob, t_min, t_max, count = encode_records(records)
             conn.execute(
-                "UPDATE hist_chunks SET data = ?, t_min = ?, t_max = ?, n = ?"
+                "UPDATE hist_chunks SET data = ?, t_min = ?, t_max = ?, n = ?, summary = ?"
                 " WHERE tid = ? AND eid = ? AND nid = ? AND ds = ? AND start = ?",
-                (blob, t_min, t_max, count, *key),
+                (blob, t_min, t_max, count, chunk_summary(records), *key),
             )
         else:
             conn.execute(
@@ -214,9 +239,9 @@ def compact_tail(
         blob, t_min, t_max, count = encode_records(records)
         conn.execute(
             "INSERT OR REPLACE INTO hist_chunks"
-            " (tid, eid, nid, ds, start, t_min, t_max, n, data)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (*key, t_min, t_max, count, blob),
+            " (tid, eid, nid, ds, start, t_min, t_max, n, data, summary)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (*key, t_min, t_max, count, blob, chunk_summary(records)),
         )
     conn.executemany("DELETE FROM hist_tail WHERE seq = ?", [(r[0],) for r in rows])
     return len(rows)

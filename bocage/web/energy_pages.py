@@ -27,7 +27,7 @@ from bocage.domain.query import EntityQuery
 from bocage.domain.temporal import HistoryRange, Series
 from bocage.domain.terms import Terms
 from bocage.domain.timefmt import format_utc
-from bocage.history.aggregate import Result, aggregate_columns, aggregate_summaries, summarize
+from bocage.history.aggregate import Result, aggregate_series, period_bounds
 from bocage.history.duration import Duration, parse_duration
 from bocage.security.scoped_store import acting_as, current_principal
 from bocage.storage.base import Store
@@ -80,14 +80,7 @@ def _aggregate(series: Sequence[Series], methods: tuple[str, ...], start: int, e
     if not chosen:
         return {m: [] for m in methods}
     s = chosen[0]
-    if s.buckets:
-        raw: dict[int, list[tuple[int, object]]] = {}
-        for t, v in zip(s.times, s.values, strict=True):
-            raw.setdefault(t - t % 3_600_000, []).append((t, v))
-        buckets = list(s.buckets) + [(b, b + 3_600_000, summarize(points))
-                                     for b, points in raw.items()]
-        return aggregate_summaries(buckets, methods, start, end, period)
-    return aggregate_columns(s.times, s.values, methods, start, end, period)
+    return aggregate_series(s.times, s.values, s.buckets, methods, start, end, period)
 
 
 class Reader:
@@ -108,7 +101,8 @@ class Reader:
     def aggregated(self, entity_id: str, attr: str, methods: tuple[str, ...],
                    period: Duration) -> Result:
         window = HistoryRange(attrs=frozenset({self.iri(attr)}), start=self.start,
-                              end=self.end)
+                              end=self.end,
+                              periods=period_bounds(self.start, self.end, period))
         series = cast(HistoryStore, self.store).history_columns(self.tenant, entity_id, window)
         return _aggregate(series, methods, self.start, self.end, period)
 

@@ -3,6 +3,7 @@ same random readings, before and after compaction."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import random
 import statistics
@@ -11,6 +12,8 @@ from typing import Any, cast
 import pytest
 from starlette.testclient import TestClient
 
+from bocage.api.temporal import aggregation_window
+from bocage.api.temporal_params import parse_time_filter
 from bocage.domain.timefmt import from_ms, to_ms
 from bocage.storage.base import Store
 from bocage.storage.history_base import HistoryStore
@@ -128,3 +131,62 @@ def test_aggregation_errors(client: TestClient, params: dict[str, str]) -> None:
     r = client.get(f"{TEMPORAL}/{E1}", params=params)
     assert r.status_code == 400, r.text
     assert r.json()["type"].endswith("BadRequestData")
+
+
+@pytest.mark.parametrize(("period", "from_summaries"), [
+    ("P1D", True), ("P2D", True), ("P1M", True), ("PT12H", False), ("", True)])
+def test_whole_period_aggregations_read_chunk_summaries_and_stay_exact(
+        client: TestClient, store: Store, period: str, from_summaries: bool) -> None:
+    """Compacted day chunks inside one period are read as their stored summary; chunks
+    cut by the window or by a period, and the uncompacted tail, as points. The answer is
+    the naive one either way."""
+    methods = [m for m in METHODS if m != "distinctCount"]
+    rnd = random.Random(len(period))
+    times = sorted(rnd.sample(range(0, 12 * DAY, 60_000), 900))
+    values = [rnd.choice((rnd.randint(300, 1500), round(rnd.uniform(300, 1500), 1)))
+              for _ in times]
+    old = [(t, v) for t, v in zip(times, values, strict=True) if t < 9 * DAY]
+    recent = [(t, v) for t, v in zip(times, values, strict=True) if t >= 9 * DAY]
+
+    def post(points: list[tuple[int, Any]]) -> None:
+        r = client.post(TEMPORAL, json={"id": E1, "type": "AirQualityObserved", "co2": [
+            {"type": "Property", "value": v, "observedAt": from_ms(T0 + t)}
+            for t, v in points]})
+        assert r.status_code in (201, 204), r.text
+
+    post(old)
+    hist = cast(HistoryStore, store)
+    assert hist.compact(T0 + 400 * DAY) > 0  # the first nine days in day chunks
+    post(recent)  # the last three days stay in the tail
+    start, end = T0, T0 + 11 * DAY + 5 * 3_600_000  # the end cuts a chunk and the tail
+    params = {"options": "aggregatedValues", "aggrMethods": ",".join(methods),
+              "timerel": "between", "timeAt": from_ms(start), "endTimeAt": from_ms(end)}
+    if period:
+        params["aggrPeriodDuration"] = period
+    r = client.get(f"{TEMPORAL}/{E1}", params=params)
+    assert r.status_code == 200, r.text
+    got = r.json()["co2"]
+    bounds = [start]
+    step = {"P1D": DAY, "P2D": 2 * DAY, "PT12H": DAY // 2}.get(period)
+    while bounds[-1] < end:
+        bounds.append(min(bounds[-1] + step, end) if step else end)
+    for method in methods:
+        want = []
+        for lo, hi in itertools.pairwise(bounds):
+            inside = [v for t, v in zip(times, values, strict=True) if lo <= T0 + t < hi]
+            if inside:
+                want.append([naive(inside)[method], from_ms(lo), from_ms(hi)])
+        assert len(got[method]) == len(want), method
+        for (value, a, b), (w, wa, wb) in zip(got[method], want, strict=True):
+            assert (a, b) == (wa, wb) and close(value, w), (method, a, value, w)
+    # and the summaries were really used (or not) for the chunks inside one period
+    terms = client.app.state.services.contexts.core_term_map  # type: ignore[attr-defined]
+    window = aggregation_window(parse_time_filter(params, terms, 10_000),
+                                from_ms(T0 + 20 * DAY))
+    assert window.periods is not None
+    [series] = hist.history_columns("", E1, window)
+    assert (len(series.buckets) > 0) is from_summaries
+    if from_summaries:
+        assert len(series.times) < len(times) // 2  # most points never decoded
+    else:
+        assert len(series.times) == len([t for t in times if T0 + t < end])

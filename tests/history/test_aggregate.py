@@ -232,3 +232,87 @@ def test_hourly_summaries_answer_like_raw_points(points: list[tuple[int, object]
     for (got, *_), (want, *_) in zip(from_tiers["distinctCount"], raw["distinctCount"],
                                      strict=True):
         assert got is None or got == want
+
+
+# --- raw points and chunk summaries mixed (aggregate_series, period_bounds) -------------------
+
+_DAY = 86_400_000
+
+
+def _close_results(a: dict[str, list[tuple[object, int, int]]],
+                   b: dict[str, list[tuple[object, int, int]]]) -> bool:
+    if a.keys() != b.keys():
+        return False
+    for method in a:
+        if len(a[method]) != len(b[method]):
+            return False
+        for (x, xa, xb), (y, ya, yb) in zip(a[method], b[method], strict=True):
+            if (xa, xb) != (ya, yb):
+                return False
+            if isinstance(x, float) or isinstance(y, float):
+                if not math.isclose(float(x), float(y), rel_tol=1e-9, abs_tol=1e-9):  # type: ignore[arg-type]
+                    return False
+            elif x != y:
+                return False
+    return True
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 10 * _DAY - 1),
+                          st.one_of(st.integers(-50, 50), st.floats(-1e3, 1e3))),
+                min_size=1, max_size=200),
+       st.sampled_from(["P1D", "P2D", "PT6H", "P1M", ""]),
+       st.integers(0, 3))
+def test_summaries_of_whole_chunks_give_the_raw_answer(points: list[tuple[int, float]],
+                                                       period_text: str, shift_days: int) -> None:
+    from bocage.history.aggregate import aggregate_series, period_bounds, summarize
+
+    points.sort(key=lambda p: p[0])
+    times = [t for t, _ in points]
+    values: list[object] = [v for _, v in points]
+    period = parse_duration(period_text) if period_text else None
+    start, end = shift_days * _DAY, 10 * _DAY - 7_000
+    methods = ("totalCount", "sum", "avg", "min", "max", "stddev", "sumsq")
+    want = aggregate_columns(times, values, methods, start, end, period)
+    assert _close_results(aggregate_series(times, values, [], methods, start, end, period), want)
+    bounds = period_bounds(start, end, period)
+    assert bounds is not None and bounds[0] == start and bounds[-1] == end
+    # day "chunks" lying inside the window and one period become summaries, the rest stays raw
+    buckets, raw_t, raw_v = [], [], []
+    for day in range(10):
+        inside = [(t, v) for t, v in points if day * _DAY <= t < (day + 1) * _DAY]
+        if not inside:
+            continue
+        lo, hi = inside[0][0], inside[-1][0]
+        k = next((i for i in range(len(bounds) - 1) if bounds[i] <= lo < bounds[i + 1]), None)
+        if k is not None and hi < bounds[k + 1] and start <= lo and hi < end:
+            buckets.append((lo, hi + 1, summarize(inside)))
+        else:
+            raw_t += [t for t, _ in inside]
+            raw_v += [v for _, v in inside]
+    got = aggregate_series(raw_t, raw_v, buckets, methods, start, end, period)
+    assert _close_results(got, want)
+
+
+def test_period_bounds() -> None:
+    from bocage.history.aggregate import period_bounds
+
+    assert period_bounds(0, 3 * _DAY + 5, parse_duration("P1D")) == (0, _DAY, 2 * _DAY,
+                                                                     3 * _DAY, 3 * _DAY + 5)
+    assert period_bounds(0, 10, None) == (0, 10)
+    assert period_bounds(0, 10 * _DAY, parse_duration("PT1M"), most=100) is None
+    assert period_bounds(5, 5, None) is None
+
+
+def test_a_chunk_summary_is_usable_inside_one_period_and_the_window_only() -> None:
+    from bocage.domain.temporal import HistoryRange
+    from bocage.storage.history_chunks import summary_usable
+
+    w = HistoryRange(start=0, end=3 * _DAY, periods=(0, _DAY, 2 * _DAY, 3 * _DAY))
+    assert summary_usable(10, _DAY - 1, w)
+    assert not summary_usable(10, _DAY, w)  # crosses a period boundary
+    assert not summary_usable(2 * _DAY, 3 * _DAY, w)  # reaches the window's end
+    assert not summary_usable(-5, 10, w)  # starts before the window
+    assert not summary_usable(10, 20, HistoryRange(start=0, end=_DAY))  # no periods
+    assert not summary_usable(10, 20, HistoryRange(start=0, end=_DAY, periods=(0, _DAY),
+                                                   timeproperty="modifiedAt"))
