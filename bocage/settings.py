@@ -167,6 +167,13 @@ class Settings:
     #: seconds an MQTT broker keeps bocage's session (and queues its messages) while
     #: bocage is disconnected (MQTT 5 session expiry)
     mqtt_session_expiry: int = 7 * 24 * 3600
+    #: minutes a lighting order may wait for the device's acknowledgement once sent
+    #: (then it is ``expired``)
+    commands_ack_deadline_minutes: float = 60.0
+    #: longest wait, in seconds, between two tries to hand an order to the MQTT broker
+    commands_retry_max_seconds: float = 300.0
+    #: seconds between two looks at the command queue (deadlines, retries)
+    commands_tick_seconds: float = 1.0
     #: authentication: "on" (default) or "off" (local development only: loopback, all-seeing)
     auth: str = "on"
     #: scope whose entities anyone may read, anonymous callers included ("" = no open data)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -36,6 +38,8 @@ from bocage.api.calls import run
 from bocage.api.fastpath import BocageApp, FastRoutes
 from bocage.api.guard import Guard
 from bocage.api.services import Services, utc_now
+from bocage.commands.queue_sql import CommandQueue
+from bocage.commands.service import Commands
 from bocage.connectors.mqtt.service import MqttConnectors
 from bocage.ingest.service import Ingestion
 from bocage.irve.poller import IrvePoller
@@ -127,6 +131,12 @@ def create_app(settings: Settings, store: Store, access: AccessStore | None = No
     irve = IrvePoller(settings, store, services.contexts.core_term_map, services.now)
     figures = sobriety.Figures(backend, services.contexts.core_term_map, ingestion,
                                services.now)
+    # lighting commands: a durable queue beside the commands, sent over MQTT, followed
+    # through the acknowledgements and uplinks ingestion commits
+    lighting = Commands(settings, store, services.contexts.core_term_map, ingestion.catalogue,
+                        ingestion.js_codecs, CommandQueue(getattr(access, "dialect")),  # noqa: B009
+                        services.now)
+    ingestion.pipeline.listeners = (*ingestion.pipeline.listeners, lighting.observe)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -137,10 +147,14 @@ def create_app(settings: Settings, store: Store, access: AccessStore | None = No
         compactor.start()
         supervisor.start()
         await mqtt.start()
+        dispatcher = asyncio.create_task(lighting.run(), name="commands")
         irve.start()  # only when irve_dynamic_url is set
         try:
             yield
         finally:
+            dispatcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await dispatcher
             await run(irve.stop)
             await mqtt.stop()
             await run(supervisor.close)
@@ -179,6 +193,7 @@ def create_app(settings: Settings, store: Store, access: AccessStore | None = No
     app.state.security = security
     app.state.irve = irve
     app.state.sobriety = figures
+    app.state.commands = lighting
     errors.install(app)
     # Routes go straight into the app's route list, hottest first: FastAPI matches
     # included routers route by route through extra layers (measured: ~40 % of a
@@ -200,7 +215,7 @@ def create_app(settings: Settings, store: Store, access: AccessStore | None = No
         supervision.build_router(services, supervisor),
         recipients.build_router(services, alerting),
         access_api.build_router(services),
-        commands.build_router(services),
+        commands.build_router(services, lighting),
         sobriety.build_router(figures),
         pages.build_router(services, supervisor),
         apidocs.build_router(),

@@ -24,6 +24,10 @@ from bocage.codecs.model import ModelSpec, spec_from_json
 Decoder = Callable[[bytes, int, Mapping[str, Any]], dict[str, Any]]
 #: encode(values) -> (fPort, payload); raises EncodeError
 Encoder = Callable[[Mapping[str, Any]], tuple[int, bytes]]
+#: encode_downlink(data) -> (fPort, payload) of an order to the device; raises EncodeError
+DownlinkEncoder = Callable[[Mapping[str, Any]], tuple[int, bytes]]
+#: decode_downlink(payload, fPort) -> the order; raises CodecError
+DownlinkDecoder = Callable[[bytes, int], dict[str, Any]]
 #: the same, also given the network server's reception time (ISO UTC), for codecs that
 #: read it (JavaScript ``decodeUplink`` gets it as ``recvTime``)
 TimedDecoder = Callable[[bytes, int, Mapping[str, Any], str], dict[str, Any]]
@@ -53,6 +57,9 @@ class Codec:
     encoder: Encoder | None = None
     #: preferred over ``decode`` when set: also receives the reception time
     decode_at: TimedDecoder | None = None
+    #: orders to the device (``downlink.py`` of a built-in folder; None: it takes none)
+    encode_downlink: DownlinkEncoder | None = None
+    decode_downlink: DownlinkDecoder | None = None
 
     def encode(self, values: Mapping[str, Any]) -> tuple[int, bytes]:
         """(fPort, payload) a device of this model would send for ``values``."""
@@ -103,7 +110,13 @@ def load_folder(folder: Path, module: str) -> Codec:
     encoder_module = module.rsplit(".", 1)[0] + ".encoder"
     if (folder / "encoder.py").is_file() and importlib.util.find_spec(encoder_module):
         encoder = getattr(importlib.import_module(encoder_module), "encode")  # noqa: B009
-    return Codec(id=spec.codec, decode=decode, model=spec, folder=folder, encoder=encoder)
+    down: Any = None
+    downlink_module = module.rsplit(".", 1)[0] + ".downlink"
+    if (folder / "downlink.py").is_file() and importlib.util.find_spec(downlink_module):
+        down = importlib.import_module(downlink_module)
+    return Codec(id=spec.codec, decode=decode, model=spec, folder=folder, encoder=encoder,
+                 encode_downlink=getattr(down, "encode_downlink", None),
+                 decode_downlink=getattr(down, "decode_downlink", None))
 
 
 def builtin_folders() -> list[Path]:

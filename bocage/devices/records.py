@@ -25,6 +25,8 @@ DEVICE_PREFIX = "urn:ngsi-ld:Device:"
 MODEL_PREFIX = "urn:ngsi-ld:DeviceModel:"
 _EUI = re.compile(r"^[0-9A-Fa-f]{16}$")
 _INSEE = re.compile(r"^(\d[0-9AB]\d{3})$")
+#: network servers bocage can send orders through
+NETWORK_SERVERS = ("chirpstack", "tts")
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:\S+$")
 
 
@@ -54,6 +56,14 @@ class DeviceRecord:
     #: territorial scopes (``/FR/01/240100883/01004``) of the device and of the
     #: equipment entity created for it: who may see and manage them
     scope: tuple[str, ...] = ()
+    #: where orders to it go: ``chirpstack`` or ``tts`` ("" = the only connector set up)
+    network_server: str = ""
+    #: its application on the network server (ChirpStack application id, or TTS
+    #: ``application@tenant``)
+    application_id: str = ""
+    #: its id on the network server when that is not its DevEUI (TTS device id;
+    #: "" = ``eui-<deveui>``, the console's default)
+    network_device_id: str = ""
 
     @property
     def id(self) -> str:
@@ -66,6 +76,11 @@ class DeviceRecord:
             "reportingInterval": self.reporting_interval, "configuration": self.configuration,
             "scope": list(self.scope),
         }
+        for key, value in (("networkServer", self.network_server),
+                           ("applicationId", self.application_id),
+                           ("networkDeviceId", self.network_device_id)):
+            if value:
+                out[key] = value
         if self.location is not None:
             out["location"] = {"longitude": self.location[0], "latitude": self.location[1]}
         return out
@@ -102,10 +117,22 @@ def device_from_json(data: object, target_type: str | None = None) -> DeviceReco
         raise BadRequestData("scope must be a scope path or a list of them")
     for s in scope:
         validate_scope(s)
+    route = {k: data.get(k) or "" for k in ("networkServer", "applicationId", "networkDeviceId")}
+    for key, value in route.items():
+        if not isinstance(value, str) or len(value) > 200 or "/" in value or "+" in value \
+                or "#" in value:
+            raise BadRequestData(f"{key} must be a name without / + # (at most 200 "
+                                 f"characters), got {value!r}")
+    if route["networkServer"] and route["networkServer"] not in NETWORK_SERVERS:
+        raise BadRequestData(f"networkServer must be one of {', '.join(NETWORK_SERVERS)}, "
+                             f"got {route['networkServer']!r}")
     return DeviceRecord(dev_eui=eui.upper(), model=model, name=str(data.get("name") or ""),
                         asset_id=asset, location=_location(data.get("location")),
                         commune=commune, reporting_interval=interval, configuration=config,
-                        scope=tuple(dict.fromkeys(scope)))
+                        scope=tuple(dict.fromkeys(scope)),
+                        network_server=route["networkServer"],
+                        application_id=route["applicationId"],
+                        network_device_id=route["networkDeviceId"])
 
 
 def _location(raw: object) -> tuple[float, float] | None:
@@ -142,6 +169,11 @@ def device_entity(dev: DeviceRecord) -> dict[str, Any]:
     if dev.reporting_interval:
         body["reportingInterval"] = {"type": "Property", "value": dev.reporting_interval,
                                      "unitCode": "SEC"}
+    for name, value in (("networkServer", dev.network_server),
+                        ("applicationId", dev.application_id),
+                        ("networkDeviceId", dev.network_device_id)):
+        if value:
+            body[name] = {"type": "Property", "value": value}
     return body
 
 
@@ -161,6 +193,9 @@ def device_from_entity(entity: Entity, terms: Terms) -> DeviceRecord:
         commune=value("communeCode") or "", reporting_interval=value("reportingInterval") or 0,
         configuration=value("configuration") or {},
         scope=tuple(entity.get("scope") or ()),
+        network_server=value("networkServer") or "",
+        application_id=value("applicationId") or "",
+        network_device_id=value("networkDeviceId") or "",
     )
 
 

@@ -42,6 +42,8 @@ class Pipeline:
         self.codecs = codecs
         self.terms = terms
         self.now = now
+        #: told each batch once the Store committed it (commands follow their acks)
+        self.listeners: tuple[Callable[[list[Uplink]], None], ...] = ()
 
     def plan(self, seq: int, record: Uplink,
              seen: _Seen | None = None) -> list[Mutation] | NewDeadLetter:
@@ -81,6 +83,8 @@ class Pipeline:
                     failed[seq] = NewDeadLetter(record, reasons.STORE_REJECTED,
                                                 result.detail, seq)
             dead.extend(failed.values())
+        for listener in self.listeners:
+            listener([record for _, record in batch])
         return sorted(dead, key=lambda d: d.seq)
 
 

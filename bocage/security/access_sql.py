@@ -106,6 +106,12 @@ class SqlAccessStore:
             for stmt in self._db.ddl():
                 cur.execute(stmt)
 
+    @property
+    def dialect(self) -> _Dialect:
+        """The connection source, for tables of other modules in the same database
+        (``bocage.commands.queue_sql``)."""
+        return self._db
+
     # ------------------------------------------------------------ helpers
 
     def _one(self, sql: str, args: Sequence[Any] = ()) -> Any:

@@ -146,6 +146,7 @@ def world(settings: Settings, store: Store) -> Iterator[dict[str, Any]]:
         r = c.post("/api/commands", headers=admin_a, json={
             "target": A_ID, "action": "dim", "level": 30, "reason": SECRETS[4]})
         assert r.status_code == 202, r.text
+        command_id = r.json()["id"]
         ctx = c.post(f"{NGSI}/jsonldContexts", headers=root, json={"@context": {"x": "urn:x"}})
         assert ctx.status_code == 201, ctx.text
         # an uplink of A's device on a port its codec does not know: a dead letter of A
@@ -183,7 +184,7 @@ def world(settings: Settings, store: Store) -> Iterator[dict[str, Any]]:
                           "instance_id": instance, "alarm_id": alarm["id"],
                           "ident": work.json()["id"], "rule_id": rule,
                           "recipient_id": "mairie-a",
-                          "codec_id": "tests.noop",
+                          "codec_id": "tests.noop", "command_id": command_id,
                           "sub_id": sub.headers["location"].rsplit("/", 1)[1],
                           "context_id": ctx.headers["location"].rsplit("/", 1)[1]}}
 
