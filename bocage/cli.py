@@ -517,7 +517,7 @@ def import_irve(
         raise typer.Exit(2) from None
     try:
         summary = importer.run(store, static_data, dynamic_data, _core_terms(store),
-                               _now_utc())
+                               _now_utc(), settings.open_data_scope)
     except importer.Rejected as exc:
         files = {"static": static, "dynamic": dynamic or ""}
         for p in exc.problems:

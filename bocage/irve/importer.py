@@ -12,7 +12,14 @@ from bocage.domain.errors import BocageError
 from bocage.domain.terms import Terms
 from bocage.ingest.apply import merge_newer
 from bocage.irve.csvtable import Problem, decode_text, read_table
-from bocage.irve.stations import DYNAMIC, STATIC, availability, station_body, stations
+from bocage.irve.stations import (
+    DYNAMIC,
+    STATIC,
+    availability,
+    station_body,
+    station_scopes,
+    stations,
+)
 from bocage.irve.tableschema import TableSchema, schema_from_json
 from bocage.ngsild import mutations as mut
 from bocage.ngsild.parse import parse_entity
@@ -48,8 +55,9 @@ def schema(name: str) -> TableSchema:
 
 
 def plan(static: bytes, dynamic: bytes | None, terms: Terms,
-         now: str) -> tuple[list[Mutation], Summary]:
-    """The mutations importing both files, or Rejected listing every problem."""
+         now: str, open_scope: str = "/open") -> tuple[list[Mutation], Summary]:
+    """The mutations importing both files, or Rejected listing every problem. Stations
+    carry their commune's scope and ``open_scope`` (see ``stations.station_scopes``)."""
     text, problems = decode_text(static, STATIC)
     static_rows, found = ([], []) if problems else read_table(text, schema("statique"), STATIC)
     problems += found
@@ -69,7 +77,8 @@ def plan(static: bytes, dynamic: bytes | None, terms: Terms,
     mutations: list[Mutation] = []
     try:
         for station in known.values():
-            entity = parse_entity(station_body(station), terms)
+            scopes = station_scopes(station.first.get("code_insee_commune"), open_scope)
+            entity = parse_entity(station_body(station, scopes), terms)
             mutations.append(Mutation(station.entity_id, mut.merge(entity, now, upsert=True)))
         for body in patches:
             mutations.append(Mutation(body["id"], merge_newer(parse_entity(body, terms), now)))
@@ -81,10 +90,10 @@ def plan(static: bytes, dynamic: bytes | None, terms: Terms,
 
 
 def run(store: Store, static: bytes, dynamic: bytes | None, terms: Terms,
-        now: str) -> Summary:
+        now: str, open_scope: str = "/open") -> Summary:
     """Check, then apply in one store call (one transaction); every entity was parsed
     before, so a store refusal is not expected and would be raised."""
-    mutations, summary = plan(static, dynamic, terms, now)
+    mutations, summary = plan(static, dynamic, terms, now, open_scope)
     if mutations:
         for result in store.apply(TENANT, mutations):
             if isinstance(result, BocageError):

@@ -55,7 +55,8 @@ class IrvePoller:
                                  max_bytes=s.irve_max_bytes)
             dynamic = read_source(s.irve_dynamic_url, timeout=s.irve_fetch_timeout,
                                   max_bytes=s.irve_max_bytes)
-            summary = importer.run(self._store, static, dynamic, self._terms, at)
+            summary = importer.run(self._store, static, dynamic, self._terms, at,
+                                   s.open_data_scope)
             result = Round(at, True, f"{summary.stations} stations, "
                                      f"{summary.updated} availability updates")
         except SourceError as exc:

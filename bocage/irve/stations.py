@@ -100,7 +100,23 @@ def stations(rows: Iterable[Row]) -> tuple[dict[str, Station], dict[str, str], l
     return out, points, problems
 
 
-def station_body(station: Station) -> dict[str, Any]:
+def station_scopes(insee: object, open_scope: str) -> list[str]:
+    """Where a station belongs: its commune's territorial scope (``/FR/<département>/
+    <EPCI>/<INSEE>``, from the bundled commune table) so the commune's agents and its
+    EPCI's officials see it, and the open-data scope, since the IRVE file is open data."""
+    from bocage.simulator.communes import by_insee
+    from bocage.simulator.territory import scope_of
+
+    out = []
+    commune = by_insee().get(insee) if isinstance(insee, str) else None
+    if commune is not None:
+        out.append(scope_of(commune))
+    if open_scope:
+        out.append(open_scope)
+    return out
+
+
+def station_body(station: Station, scopes: list[str] | None = None) -> dict[str, Any]:
     """The static attributes, as a concise normalized NGSI-LD entity."""
     v = station.first
     lon, lat = v["coordonneesXY"]
@@ -119,6 +135,8 @@ def station_body(station: Station) -> dict[str, Any]:
         "allowedVehicleType": _prop(TWO_WHEELERS if v["station_deux_roues"] else ["car"]),
         "openingHours": _prop(v["horaires"]),
     }
+    if scopes:
+        body["scope"] = scopes if len(scopes) > 1 else scopes[0]
     if station.sockets:
         body["socketNumber"] = _prop(station.sockets)
     if v.get("nom_operateur"):

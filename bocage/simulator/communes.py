@@ -26,6 +26,12 @@ def all_communes() -> tuple[Commune, ...]:
 
 
 @cache
+def by_insee() -> dict[str, Commune]:
+    """Every commune by its INSEE code."""
+    return {c.insee: c for c in all_communes()}
+
+
+@cache
 def all_epci() -> dict[str, Epci]:
     text = _data("epci.tsv").decode("utf-8")
     out = {}

@@ -269,3 +269,25 @@ def test_cli_import_irve(tmp_path: Path, feed: str) -> None:
     r = runner.invoke(cli, ["import-irve", "--static", str(tmp_path / "absent.csv")], env=env)
     assert r.exit_code == 2 and "No such file" in r.output
 
+
+
+def test_stations_carry_their_commune_scope_and_are_open_data(api: TestClient) -> None:
+    from bocage.domain.access import Grant
+
+    _import(api, static_csv(), None)
+    mairie = _entity(api, MAIRIE_ID)
+    assert mairie["scope"] == ["/FR/01/240100883/01004", "/open"]
+    app = api.app
+    security = app.state.security  # type: ignore[attr-defined]
+    _, agent = security.create_key([Grant("agent", "/FR/01/240100883/01004")], name="a", by="t")
+    with TestClient(app) as other:
+        # the commune's agent finds its stations with scopeQ on its commune
+        r = other.get("/ngsi-ld/v1/entities", headers={"Authorization": f"Bearer {agent}"},
+                      params={"type": "EVChargingStation",
+                              "scopeQ": "/FR/01/240100883/01004"})
+        assert r.status_code == 200 and {e["id"] for e in r.json()} == {MAIRIE_ID, GYM_ID}
+        # anyone reads them: the IRVE file is open data
+        r = other.get("/ngsi-ld/v1/entities", params={"type": "EVChargingStation"})
+        assert r.status_code == 200 and {e["id"] for e in r.json()} == {MAIRIE_ID, GYM_ID}
+    assert importer.station_scopes("99999", "/open") == ["/open"]  # unknown commune
+    assert importer.station_scopes(None, "") == []
