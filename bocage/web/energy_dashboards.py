@@ -14,7 +14,15 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from bocage.web.dashboards import Table
-from bocage.web.energy_figures import GymUsage, Tariffs, cost, gym_usage, per_month
+from bocage.web.energy_figures import (
+    GymUsage,
+    Tariffs,
+    cost,
+    gym_usage,
+    hour_ranges,
+    per_month,
+    week_schedule,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +74,8 @@ class HistoryBoard:
     #: the kind of reading it is built from: "gym" or a Meter kind list
     kinds: tuple[str, ...]
     build: Callable[[Sequence[Any], Tariffs], tuple[Table, Chart]]
+    #: a second table shown under the first (not exported), if any
+    extra: Callable[[Sequence[Any]], Table] | None = None
 
 
 def _daily_chart(unit: str, series: Sequence[tuple[str, dict[str, float]]]) -> Chart:
@@ -114,6 +124,21 @@ def gym_board(gyms: Sequence[Gym], tariffs: Tariffs) -> tuple[Table, Chart]:
     chart = _daily_chart("kWh", [("hdash.series.occupied", occupied),
                                  ("hdash.series.empty", empty)])
     return table, chart
+
+
+def gym_schedule(gyms: Sequence[Gym]) -> Table:
+    """Q11, the answer: each gym's week as observed (Paris time) — when it was occupied,
+    when it was heated or lit, and the hours heated or lit with nobody in, to take out of
+    its programme."""
+    rows = []
+    for gym in sorted(gyms, key=lambda g: (g.commune, g.name)):
+        for day, (occupied, active) in week_schedule(gym.hours).items():
+            wasted = sorted(set(active) - set(occupied))
+            rows.append((gym.id, gym.name, f"hdash.weekday.{day}", hour_ranges(occupied),
+                         hour_ranges(active), hour_ranges(wasted)))
+    return Table(headers=("dash.col.id", "equipment.name", "hdash.col.weekday",
+                          "hdash.col.occupied_hours", "hdash.col.active_hours",
+                          "hdash.col.wasted_hours"), rows=rows, link_column=0)
 
 
 def pv_board(meters: Sequence[Meter], tariffs: Tariffs) -> tuple[Table, Chart]:
@@ -203,7 +228,7 @@ def bill_board(meters: Sequence[Meter], tariffs: Tariffs) -> tuple[Table, Chart]
 
 
 HISTORY_BOARDS: Final[tuple[HistoryBoard, ...]] = (
-    HistoryBoard("gymnases", 11, ("gym",), gym_board),
+    HistoryBoard("gymnases", 11, ("gym",), gym_board, gym_schedule),
     HistoryBoard("photovoltaique", 12, ("pv",), pv_board),
     HistoryBoard("reseaux-chaleur", 13, ("heat",), heat_board),
     HistoryBoard("consommations", 15, ("electricity", "gas"), bill_board),

@@ -140,3 +140,44 @@ def gym_usage(hours: Sequence[tuple[int, float, int | None]],
             day[1] += (power - standby) / 1000
     return GymUsage(standby, len(hours), active, occupied, wasted, kwh, saveable,
                     tuple((d, v[0], v[1]) for d, v in sorted(days.items())))
+
+
+def local_slot(ms: int) -> tuple[int, int]:
+    """(weekday 0 = Monday, hour) of an instant in Europe/Paris."""
+    moment = dt.datetime.fromtimestamp(ms / 1000, PARIS)
+    return moment.weekday(), moment.hour
+
+
+def week_schedule(hours: Sequence[tuple[int, float, int | None]],
+                  ratio: float = ACTIVE_RATIO) -> dict[int, tuple[list[int], list[int]]]:
+    """The building's week as observed: per weekday, the local hours it was occupied and
+    the hours it was heated/lit, each in at least half of the weeks that hour was seen
+    (so one odd evening does not move the schedule)."""
+    if not hours:
+        return {}
+    standby = min(power for _, power, _ in hours)
+    seen: dict[tuple[int, int], list[int]] = {}  # slot -> [seen, occupied, active]
+    for start, power, people in hours:
+        counts = seen.setdefault(local_slot(start), [0, 0, 0])
+        counts[0] += 1
+        counts[1] += bool(people)
+        counts[2] += power >= ratio * standby and power > 0
+    out: dict[int, tuple[list[int], list[int]]] = {}
+    for (day, hour), (n, busy, on) in sorted(seen.items()):
+        occupied, active = out.setdefault(day, ([], []))
+        if 2 * busy >= n:
+            occupied.append(hour)
+        if 2 * on >= n:
+            active.append(hour)
+    return out
+
+
+def hour_ranges(hours: Sequence[int]) -> str:
+    """Local hours as ranges: [7, 8, 16] -> ``7h–9h, 16h–17h``; none -> ``""``."""
+    spans: list[list[int]] = []
+    for h in sorted(hours):
+        if spans and spans[-1][1] == h:
+            spans[-1][1] = h + 1
+        else:
+            spans.append([h, h + 1])
+    return ", ".join(f"{a}h–{b}h" for a, b in spans)

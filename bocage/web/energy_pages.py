@@ -237,7 +237,8 @@ def build_router(services: Services, page: Page, translator: Callable[[Request],
             key = cache_key(request, board.slug)
             viewers[key] = current_principal()
             readings = await run(lambda: figures.get(key))
-            table, chart = board.build(in_area(readings, epci, commune), tariffs)
+            chosen = in_area(readings, epci, commune)
+            table, chart = board.build(chosen, tariffs)
             t = translator(request)
             if params.get("format") == "csv":
                 text = to_csv(table, t, lambda v: cell(t, "", v, True))
@@ -257,6 +258,7 @@ def build_router(services: Services, page: Page, translator: Callable[[Request],
             return page(request, "history_dashboard.html", board=board, table=table,
                         chart=chart.as_json(t), epci=epci or "", commune=commune or "",
                         epcis=epcis, communes=communes, tariffs=tariffs,
+                        extra=board.extra(chosen) if board.extra else None,
                         cell=lambda h, v: cell(t, h, v, False), csv_query=csv_query,
                         since=format_utc(dt.datetime.fromtimestamp(
                             year_start_ms(_now_ms(services)) / 1000, dt.UTC)))

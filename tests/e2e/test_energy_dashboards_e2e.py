@@ -93,6 +93,12 @@ def test_q11_gym_heated_and_lit_while_empty(demo: tuple[str, dict[str, str]],
     page.wait_for_selector("#dash-chart[data-ready=true]")
     rows = page.locator("#dashboard-table tbody tr").all_inner_texts()
     assert len(rows) == 1 and "Gymnase de Pont-d'Ain" in rows[0]
+    # the answer: its week as observed, and the hours to take out of its programme
+    week = [r.split("\t") for r in page.locator("#dashboard-extra tbody tr").all_inner_texts()]
+    assert week and any(cells[-1] != "–" for cells in week)
+    for _name, day, _occupied, active, wasted in week:
+        if day not in ("Samedi", "Dimanche") and active == "7h–22h":
+            assert wasted.startswith("7h–9h"), (day, wasted)  # heated before the first users
     page.close()
 
 

@@ -11,6 +11,7 @@ from bocage.web.energy_dashboards import (
     Meter,
     bill_board,
     gym_board,
+    gym_schedule,
     heat_board,
     pv_board,
 )
@@ -95,3 +96,14 @@ def test_gym_hours_heated_while_empty_and_the_saving() -> None:
     assert figures(table) == {"hdash.fig.gyms": 1, "hdash.col.hours_empty_active": 1,
                               "hdash.col.kwh_saveable": 4.0, "hdash.col.eur_saveable": 1.0}
     assert chart.series == [("hdash.series.occupied", [6.5]), ("hdash.series.empty", [4.0])]
+
+
+def test_gym_schedule_names_the_hours_heated_while_empty() -> None:
+    t0 = int(dt.datetime(2026, 1, 13, 6, tzinfo=dt.UTC).timestamp() * 1000)  # Tue 07:00
+    gym = Gym("urn:ngsi-ld:Building:A-G001", "Gymnase de A", "E1", "A",
+              ((t0, 6000.0, 0), (t0 + H, 6000.0, 0), (t0 + 2 * H, 6000.0, 12),
+               (t0 + 3 * H, 500.0, 0)))
+    table = gym_schedule([gym])
+    assert table.rows == [("urn:ngsi-ld:Building:A-G001", "Gymnase de A", "hdash.weekday.1",
+                           "9h–10h", "7h–10h", "7h–9h")]
+    assert HISTORY_BY_SLUG["gymnases"].extra is gym_schedule

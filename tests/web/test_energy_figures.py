@@ -8,10 +8,12 @@ from bocage.web.energy_figures import (
     cost,
     energy_from_power,
     gym_usage,
+    hour_ranges,
     index_deltas,
     local_day,
     per_day,
     per_month,
+    week_schedule,
     year_start_ms,
 )
 
@@ -84,3 +86,22 @@ def test_gym_usage_counts_hours_heated_while_empty_and_what_they_cost() -> None:
 def test_gym_usage_of_nothing() -> None:
     u = gym_usage([])
     assert (u.hours, u.kwh, u.kwh_saveable, u.days) == (0, 0.0, 0.0, ())
+
+
+def test_hour_ranges_join_consecutive_hours() -> None:
+    assert hour_ranges([16, 7, 8]) == "7h–9h, 16h–17h"
+    assert hour_ranges([]) == ""
+
+
+def test_week_schedule_keeps_what_happens_in_at_least_half_of_the_weeks() -> None:
+    tuesday = ms(2026, 1, 13, 6)  # 07:00 in Paris
+    week = 7 * 24 * H
+    hours = []
+    for k in range(2):  # two Tuesdays: 07:00 heated and empty, 08:00 heated and busy
+        hours += [(tuesday + k * week, 6000.0, 0), (tuesday + k * week + H, 6000.0, 15),
+                  (tuesday + k * week + 2 * H, 500.0, 0)]
+    hours.append((tuesday + 2 * week + 2 * H, 500.0, 3))  # 09:00 busy one week of three
+    assert week_schedule(hours) == {1: ([8], [7, 8])}
+    hours.append((tuesday + 3 * week + 2 * H, 500.0, 4))  # two weeks of four: kept
+    assert week_schedule(hours) == {1: ([8, 9], [7, 8])}
+    assert week_schedule([]) == {}

@@ -130,6 +130,9 @@ def test_gym_hours_heated_while_empty(web: TestClient) -> None:
     # standby 500 W; 4,500 W with nobody in: 1 hour, 4 kWh above standby, x 0.2516 EUR
     assert kpis(r.text) == ["1", "1", "4", "1,01"]
     assert "Gymnase de Bourg" in r.text
+    # the week as observed: one row per weekday seen, under the main table
+    extra = r.text[r.text.index('id="dashboard-extra"'):]
+    assert "Gymnase de Bourg" in extra and "Chauffé ou éclairé à vide" in extra
 
 
 def test_csv_export_is_audited(web: TestClient) -> None:
