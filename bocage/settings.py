@@ -67,6 +67,9 @@ class Settings:
     offline_after_hours: float = 24.0
     #: web UI: seconds a territory's equipment summaries are reused before a refresh
     ui_cache_seconds: float = 15.0
+    #: web UI: seconds between two refreshes of a page's live parts (status, counters,
+    #: alarm lists; htmx polling while the tab is visible); 0 = no live updates
+    ui_live_seconds: float = 15.0
     #: web UI map: tile URL template ({z}/{x}/{y}); "" = no tiles, our own layers only
     map_tiles_url: str = ""
     #: web UI map: attribution shown with the tiles

@@ -34,6 +34,7 @@ from bocage.supervision.rules import SEVERITIES
 from bocage.supervision.service import Supervisor
 from bocage.web import (
     energy_pages,
+    live_pages,
     login_pages,
     quality_pages,
     sobriety_pages,
@@ -311,6 +312,13 @@ def build_router(services: Services, supervisor: Supervisor | None = None) -> AP
     router.routes.extend(quality_pages.build_router(
         services, page, translator, equipment, summaries.invalidate).routes)
     router.routes.extend(sobriety_pages.build_router(page, translator).routes)
+
+    def one_item(request: Request, entity_id: str) -> Equipment | None:
+        found = view(request).one(entity_id)
+        return found[1] if found else None
+
+    router.routes.extend(live_pages.build_router(page, translator, equipment, view_key,
+                                                 one_item).routes)
     if supervisor is not None:
         router.routes.extend(supervision_pages.build_router(
             services, supervisor, page, translator, summaries.invalidate).routes)

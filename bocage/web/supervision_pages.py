@@ -114,7 +114,9 @@ def build_router(services: Services, supervisor: Supervisor, page: Page,
         commune = request.query_params.get("commune")
         if commune:
             alarms = [a for a in alarms if any(s.endswith("/" + commune) for s in a.scope)]
-        return render(request, "alarms.html", alarms=alarms, etat=status,
+        # ?fragment=1: the table alone, what the page's live update swaps in
+        template = "_alarm_table.html" if request.query_params.get("fragment") else "alarms.html"
+        return render(request, template, alarms=alarms, etat=status,
                       gravite=severity or "", commune=commune or "")
 
     @router.get("/alarmes/{alarm_id:path}")
