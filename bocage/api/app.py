@@ -90,6 +90,7 @@ def create_app(settings: Settings, store: Store, access: AccessStore | None = No
     security = Security(access, utc_now, session_hours=settings.session_hours,
                         max_failures=settings.login_max_failures,
                         lockout_minutes=settings.lockout_minutes)
+    notifier.grants_of = security.current_grants  # notifications: what subscribers may read
     oidc = None
     if settings.oidc_issuer:
         oidc = OidcClient(OidcConfig(settings.oidc_issuer, settings.oidc_client_id,

@@ -71,9 +71,9 @@ def rule_for(method: str, path: str) -> Rule:
                                            "/auth/oidc/callback"))
     if path.startswith(NGSI + "/"):
         if path.startswith(NGSI + "/subscriptions"):
-            # notifications are not filtered by their subscriber's scopes yet: until
-            # they are, subscriptions are for platform administrators only
-            return _PLATFORM
+            # a subscription records its creator's grants and notifies only what they
+            # may read; one sees and changes one's own (or those one manages)
+            return Rule(Action.ENTITIES_READ)
         if path.startswith(NGSI + "/jsonldContexts"):
             return PUBLIC if method in _SAFE else _PLATFORM
         if method in _SAFE and _OPEN_DATA.match(path):

@@ -22,13 +22,16 @@ from bocage.api.negotiation import (
 )
 from bocage.api.openapi_docs import doc
 from bocage.api.services import Services
+from bocage.domain.access import Principal
 from bocage.domain.errors import BadRequestData, ResourceNotFound, TooManyResults
 from bocage.domain.terms import Terms
 from bocage.ngsild.parse import check_uri
+from bocage.security.scoped_store import current_principal
+from bocage.subscriptions.access import manages
 from bocage.subscriptions.model import merge_update, status_for, validate_document
 from bocage.subscriptions.notifier import Notifier
 from bocage.subscriptions.outbox import Status
-from bocage.subscriptions.repository import StoredSubscription
+from bocage.subscriptions.repository import Owner, StoredSubscription
 
 _SIMPLE_NAME = re.compile(r"[^,;|()]+")
 
@@ -37,9 +40,11 @@ def build_router(services: Services, notifier: Notifier, prefix: str = "") -> AP
     router = APIRouter(prefix=prefix, tags=["NGSI-LD subscriptions"])
     settings = services.settings
 
-    def found(tenant: str, sub_id: str) -> StoredSubscription:
+    def found(tenant: str, sub_id: str, caller: Principal) -> StoredSubscription:
+        """The subscription, when the caller owns it or manages its owner: else, as
+        for anything outside one's scopes, not found."""
         stored = notifier.repository.get(tenant, check_uri(sub_id, "subscription id"))
-        if stored is None:
+        if stored is None or not manages(caller, stored.owner):
             raise ResourceNotFound(f"subscription {sub_id} not found", instance=sub_id)
         return stored
 
@@ -57,7 +62,9 @@ def build_router(services: Services, notifier: Notifier, prefix: str = "") -> AP
         ctx = request_context(request, body, has_body=True)
         await terms_for(services, ctx)  # an unreachable @context fails here, with its reason
         document = validate_document(body, services.now(), creating=True)
-        stored = StoredSubscription(tenant, document["id"], document, ctx)
+        caller = _caller(request)
+        stored = StoredSubscription(tenant, document["id"], document, ctx,
+                                    Owner(caller.name, caller.grants))
         await run(lambda: notifier.create(stored))
         location = f"/ngsi-ld/v1/subscriptions/{quote(stored.id, safe=':')}"
         return Response(status_code=201, headers={"Location": location})
@@ -73,7 +80,14 @@ def build_router(services: Services, notifier: Notifier, prefix: str = "") -> AP
         offset = _int(params.get("offset"), "offset", 0)
         if limit > settings.max_limit:
             raise TooManyResults(f"limit {limit} exceeds the maximum of {settings.max_limit}")
-        page, total = await run(lambda: notifier.repository.page(tenant, limit, offset))
+        caller = _caller(request)
+
+        def mine() -> list[StoredSubscription]:
+            every, _ = notifier.repository.page(tenant, 1_000_000, 0)
+            return [s for s in every if manages(caller, s.owner)]
+
+        visible = await run(mine)
+        total, page = len(visible), visible[offset:offset + limit]
         body = [await render(s, terms) for s in page]
         headers = {}
         if params.get("count", "false").lower() == "true":
@@ -86,7 +100,8 @@ def build_router(services: Services, notifier: Notifier, prefix: str = "") -> AP
         media = accepted(request, (JSON, JSON_LD))
         ctx = request_context(request, None, has_body=False)
         terms = await terms_for(services, ctx)
-        stored = await run(lambda: found(tenant, sub_id))
+        caller = _caller(request)
+        stored = await run(lambda: found(tenant, sub_id, caller))
         return json_response(await render(stored, terms), media=media, context=ctx)
 
     @router.patch("/subscriptions/{sub_id:path}", status_code=204,
@@ -95,12 +110,13 @@ def build_router(services: Services, notifier: Notifier, prefix: str = "") -> AP
         tenant = tenant_of(request)
         body = await read_json(request, settings.max_body_bytes)
         ctx = request_context(request, body, has_body=True)
-        stored = await run(lambda: found(tenant, sub_id))
+        caller = _caller(request)
+        stored = await run(lambda: found(tenant, sub_id, caller))
         merged = merge_update(stored.doc, body)
         document = validate_document(merged, services.now(), creating=False)
         context = ctx if ctx is not None else stored.context
         await terms_for(services, context)
-        updated = StoredSubscription(tenant, stored.id, document, context)
+        updated = StoredSubscription(tenant, stored.id, document, context, stored.owner)
         await run(lambda: notifier.replace(updated))
         return Response(status_code=204)
 
@@ -108,11 +124,17 @@ def build_router(services: Services, notifier: Notifier, prefix: str = "") -> AP
                    summary="Delete a subscription")
     async def delete_subscription(sub_id: str, request: Request) -> Response:
         tenant = tenant_of(request)
-        check_uri(sub_id, "subscription id")
+        caller = _caller(request)
+        await run(lambda: found(tenant, sub_id, caller))
         await run(lambda: notifier.delete(tenant, sub_id))
         return Response(status_code=204)
 
     return router
+
+
+def _caller(request: Request) -> Principal:
+    principal = getattr(request.state, "principal", None)
+    return principal if isinstance(principal, Principal) else current_principal()
 
 
 def _int(raw: str | None, name: str, default: int) -> int:

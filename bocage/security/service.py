@@ -27,7 +27,7 @@ from typing import Any, Final
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from bocage.domain.access import Grant, Principal
+from bocage.domain.access import SYSTEM, Grant, Principal
 from bocage.domain.audit import AuditEvent, AuditRecord
 from bocage.domain.errors import BadRequestData, ResourceNotFound, Unauthorized
 from bocage.domain.timefmt import format_utc, parse_datetime
@@ -35,6 +35,8 @@ from bocage.security.access_store import AccessStore, Account, ApiKey, Session
 
 KEY_PREFIX: Final = "bck_"
 _KEY_TTL: Final = 5.0
+#: seconds a principal's current grants are reused by notification matching
+_GRANTS_TTL: Final = 2.0
 _USERNAME_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._-@")
 _MIN_PASSWORD: Final = 12
 
@@ -74,6 +76,7 @@ class Security:
         # a hash of no password: failed look-ups cost as much as real ones
         self._decoy = self._hasher.hash(secrets.token_hex(16))
         self._keys: dict[str, tuple[ApiKey, float]] = {}
+        self._grants: dict[str, tuple[tuple[Grant, ...] | None, float]] = {}
 
     # ------------------------------------------------------------- audit
 
@@ -101,6 +104,7 @@ class Security:
             raise ResourceNotFound(f"no account {username}")
         updated = replace(account, grants=tuple(grants))
         self.store.update_account(updated)
+        self._grants.pop(username, None)
         self.audit(by, "account.grants", username, {
             "before": [g.to_json() for g in account.grants],
             "after": [g.to_json() for g in grants]})
@@ -191,7 +195,28 @@ class Security:
         if not self.store.revoke_key(key_id, self.now()):
             raise ResourceNotFound(f"no active API key {key_id}")
         self._keys.pop(key_id, None)
+        self._grants.pop(f"key:{key_id}", None)
         self.audit(by, "key.revoke", key_id)
+
+    def current_grants(self, name: str) -> tuple[Grant, ...] | None:
+        """The grants a principal (by its audit name: ``key:<id>``, an account, ``system``)
+        holds now; None once it is gone (key revoked or expired, account disabled or
+        deleted). Cached for a few seconds: it is asked on every notification match."""
+        cached = self._grants.get(name)
+        if cached is not None and time.monotonic() - cached[1] < _GRANTS_TTL:
+            return cached[0]
+        grants: tuple[Grant, ...] | None
+        if name == SYSTEM.name:
+            grants = SYSTEM.grants
+        elif name.startswith("key:"):
+            key = self.store.get_key(name[4:])
+            grants = None if key is None or key.revoked_at or (
+                key.expires_at and key.expires_at <= self.now()) else key.grants
+        else:
+            account = self.store.get_account(name)
+            grants = None if account is None or account.disabled else account.grants
+        self._grants[name] = (grants, time.monotonic())
+        return grants
 
     def key_principal(self, token: str) -> Principal:
         """The principal of an API key; Unauthorized for anything but a valid key."""

@@ -36,12 +36,13 @@ from bocage.domain.terms import Terms
 from bocage.settings import Settings
 from bocage.storage.base import Store
 from bocage.storage.observed import Changed
+from bocage.subscriptions.access import EVERYTHING, GrantsOf, Reader, reader_for
 from bocage.subscriptions.delivery import Delivery, Policy
 from bocage.subscriptions.matching import Change, Diff, diff_of, triggered
 from bocage.subscriptions.model import Subscription, compile_subscription
 from bocage.subscriptions.notification import Outgoing, outgoing, render_change, render_entities
 from bocage.subscriptions.outbox import Outbox, Status, outbox_path
-from bocage.subscriptions.repository import StoredSubscription, SubscriptionRepository
+from bocage.subscriptions.repository import Owner, StoredSubscription, SubscriptionRepository
 
 log = logging.getLogger("bocage.notifications")
 _GROUP = 256  # write groups matched per outbox transaction at most
@@ -62,6 +63,10 @@ class Notifier:
         self._now = now
         self._lock = threading.Lock()
         self._subs: dict[str, dict[str, Subscription]] = {}
+        #: (tenant, subscription id) -> its creator (None: a platform administrator's)
+        self._owners: dict[tuple[str, str], Owner | None] = {}
+        #: the grants a subscriber holds now (set by the app: Security.current_grants)
+        self.grants_of: GrantsOf | None = None
         self._event_tenants: frozenset[str] = frozenset()
         self._throttled: dict[tuple[str, str], float] = {}
         self._periodic_due: dict[tuple[str, str], float] = {}
@@ -87,7 +92,7 @@ class Notifier:
                 senders={"alarms": AlarmSender(smtp_config(s)).send})
             for stored in self.repository.all():
                 try:
-                    self._install(stored.tenant, self._compile(stored))
+                    self._install(stored.tenant, self._compile(stored), stored.owner)
                 except BocageError as exc:  # e.g. its @context can no longer be resolved
                     log.error("subscription %s not loaded: %s", stored.id, exc.detail)
             self.delivery.start()
@@ -143,7 +148,8 @@ class Notifier:
     def _compile(self, stored: StoredSubscription) -> Subscription:
         return compile_subscription(stored.doc, stored.context, self._resolve(stored.context))
 
-    def _install(self, tenant: str, sub: Subscription) -> None:
+    def _install(self, tenant: str, sub: Subscription, owner: Owner | None) -> None:
+        self._owners[(tenant, sub.id)] = owner
         subs = dict(self._subs.get(tenant, {}))
         subs[sub.id] = sub
         self._subs[tenant] = subs
@@ -166,7 +172,7 @@ class Notifier:
         sub = self._compile(stored)
         self.repository.create(stored)
         with self._lock:
-            self._install(stored.tenant, sub)
+            self._install(stored.tenant, sub, stored.owner)
         return sub
 
     def replace(self, stored: StoredSubscription) -> Subscription:
@@ -174,7 +180,7 @@ class Notifier:
         if not self.repository.replace(stored):
             raise ResourceNotFound(f"subscription {stored.id} not found", instance=stored.id)
         with self._lock:
-            self._install(stored.tenant, sub)
+            self._install(stored.tenant, sub, stored.owner)
         return sub
 
     def delete(self, tenant: str, sub_id: str) -> None:
@@ -186,6 +192,7 @@ class Notifier:
             self._subs[tenant] = subs
             self._periodic_due.pop((tenant, sub_id), None)
             self._throttled.pop((tenant, sub_id), None)
+            self._owners.pop((tenant, sub_id), None)
             self._refresh()
         if self.outbox is not None:
             self.outbox.forget(tenant, sub_id)
@@ -246,11 +253,14 @@ class Notifier:
                     hits.setdefault(sub.id, []).append((change, d))
         out: list[Outgoing] = []
         clock = time.monotonic()
-        for sub_id, found in hits.items():
+        for sub_id, found in list(hits.items()):
             current = self._subs[tenant].get(sub_id)
             if current is None:
                 continue
             sub = current
+            found = self._visible(tenant, sub_id, found)
+            if not found:
+                continue  # nothing its creator may read
             if sub.throttling is not None:
                 with self._throttle_lock:  # writer threads may match concurrently
                     last = self._throttled.get((tenant, sub_id))
@@ -261,6 +271,19 @@ class Notifier:
             data = [render_change(sub, c, d, terms, now) for c, d in found]
             out.append(outgoing(sub, tenant, data, now))
         return out
+
+    def reader(self, tenant: str, sub_id: str) -> Reader:
+        """Whose eyes a subscription sees through (its creator's)."""
+        return reader_for(self._owners.get((tenant, sub_id)), self.grants_of,
+                          self._settings.open_data_scope)
+
+    def _visible(self, tenant: str, sub_id: str,
+                 found: list[tuple[Change, Diff]]) -> list[tuple[Change, Diff]]:
+        reader = self.reader(tenant, sub_id)
+        if reader is EVERYTHING:
+            return found
+        return [(c, d) for c, d in found if reader.sees(c.after if c.after is not None
+                                                        else c.entity)]
 
     # ------------------------------------------------------------- periodic
 
@@ -287,6 +310,8 @@ class Notifier:
             except BocageError as exc:
                 log.warning("periodic notification of %s skipped: %s", sub_id, exc.detail)
                 continue
+            reader = self.reader(tenant, sub_id)
+            entities = [e for e in entities if reader.sees(e)]
             if entities:
                 terms = sub.terms or self._resolve(sub.context)
                 out.append(outgoing(sub, tenant, render_entities(sub, entities, terms, now),

@@ -16,6 +16,32 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from bocage.domain.access import Grant, check_grant
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    """Who created a subscription, and the grants it had then: notifications carry only
+    entities those grants (and the creator's grants of the moment) let it read."""
+
+    name: str  # the audit name: key:<id>, an account, system
+    grants: tuple[Grant, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "grants": [g.to_json() for g in self.grants]}
+
+
+def owner_from_json(raw: Any) -> Owner | None:
+    if not isinstance(raw, dict):
+        return None
+    grants = []
+    for g in raw.get("grants") or ():
+        try:
+            grants.append(check_grant(g.get("role"), g.get("scope")))
+        except (ValueError, AttributeError):
+            continue  # a role that no longer exists grants nothing
+    return Owner(str(raw.get("name", "")), tuple(grants))
+
 
 @dataclass(frozen=True, slots=True)
 class StoredSubscription:
@@ -24,6 +50,9 @@ class StoredSubscription:
     doc: dict[str, Any]
     #: the @context the subscription was created with (None = core context)
     context: Any = None
+    #: who created it (None: made before owners were recorded, when only platform
+    #: administrators could: it is theirs)
+    owner: Owner | None = None
 
 
 class SubscriptionRepository(Protocol):

@@ -11,7 +11,7 @@ import psycopg
 from psycopg.types.json import Jsonb
 
 from bocage.domain.errors import AlreadyExists, ServiceUnavailable
-from bocage.subscriptions.repository import StoredSubscription
+from bocage.subscriptions.repository import StoredSubscription, owner_from_json
 
 T = TypeVar("T")
 Conn = psycopg.Connection[Any]
@@ -29,11 +29,13 @@ CREATE TABLE IF NOT EXISTS bocage_subscriptions (
 
 def _row(tenant: str, sub_id: str, body: Any) -> StoredSubscription:
     data = orjson.loads(body) if isinstance(body, str | bytes) else body
-    return StoredSubscription(tenant, sub_id, data["doc"], data.get("context"))
+    return StoredSubscription(tenant, sub_id, data["doc"], data.get("context"),
+                              owner_from_json(data.get("owner")))
 
 
 def _body(sub: StoredSubscription) -> Jsonb:
-    return Jsonb({"doc": sub.doc, "context": sub.context})
+    return Jsonb({"doc": sub.doc, "context": sub.context,
+                  "owner": sub.owner.to_json() if sub.owner else None})
 
 
 class PostgresSubscriptions:

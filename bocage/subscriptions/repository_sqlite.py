@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from bocage.domain.errors import AlreadyExists
-from bocage.subscriptions.repository import StoredSubscription
+from bocage.subscriptions.repository import StoredSubscription, owner_from_json
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS subscriptions (
@@ -24,11 +24,13 @@ CREATE TABLE IF NOT EXISTS subscriptions (
 
 def _row(tenant: str, sub_id: str, body: bytes) -> StoredSubscription:
     data = orjson.loads(body)
-    return StoredSubscription(tenant, sub_id, data["doc"], data.get("context"))
+    return StoredSubscription(tenant, sub_id, data["doc"], data.get("context"),
+                              owner_from_json(data.get("owner")))
 
 
 def _body(sub: StoredSubscription) -> bytes:
-    return orjson.dumps({"doc": sub.doc, "context": sub.context})
+    return orjson.dumps({"doc": sub.doc, "context": sub.context,
+                         "owner": sub.owner.to_json() if sub.owner else None})
 
 
 class SQLiteSubscriptions:

@@ -133,6 +133,16 @@ def test_every_role_on_every_action(app_client: tuple[Any, TestClient]) -> None:
                 assert r.status_code in expected, f"{role} {action}: {r.status_code} {r.text}"
         outcome[role] = allowed
     assert outcome == EXPECTED
+    # subscribing needs entities.read (what is notified is what the subscriber may read:
+    # tests/security/test_subscription_scopes.py)
+    for role in EXPECTED:
+        headers = {} if role == "anonymous" else key(role, A)
+        r = c.post(f"{NGSI}/subscriptions", headers=headers, json={
+            "type": "Subscription", "entities": [{"type": "Streetlight"}],
+            "notification": {"endpoint": {"uri": "http://127.0.0.1:9/nowhere"}}})
+        wanted = 201 if Action.ENTITIES_READ in EXPECTED[role] else (
+            401 if role == "anonymous" else 403)
+        assert r.status_code == wanted, f"{role} subscribes: {r.status_code} {r.text}"
     # what the police did is on record
     records = security.store.audit_records()
     assert any(rec.action == "command.lighting" and rec.actor.startswith("key:")

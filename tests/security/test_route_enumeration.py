@@ -37,7 +37,7 @@ A_USER = "agent.ambe"
 # values that exist only in commune A's stored data: a response containing one leaks it
 SECRETS = ("SECRET-MARKER-7f3c", "SECRET-DEVICE-NAME", "SECRET-KEY-NAME", "SECRET-ACCOUNT",
            "SECRET-COMMAND-REASON", "SECRET-LIGHT-NAME", "SECRET-INTERVENTION",
-           "SECRET-RECIPIENT")
+           "SECRET-RECIPIENT", "SECRET-SUBSCRIPTION")
 UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 
@@ -172,8 +172,10 @@ def world(settings: Settings, store: Store) -> Iterator[dict[str, Any]]:
         app.state.ingestion.js_codecs.put(CodecSource(
             id="tests.noop", files={"c.js": "function decodeUplink(i) { return {data: {}}; }"},
             roles={"uplinkDecoder": "c.js"}))
-        sub = c.post(f"{NGSI}/subscriptions", headers=root, json={
+        # commune A's own subscription: commune B's administrator must not see it
+        sub = c.post(f"{NGSI}/subscriptions", headers=admin_a, json={
             "type": "Subscription", "entities": [{"type": "Streetlight"}],
+            "subscriptionName": SECRETS[8],
             "notification": {"endpoint": {"uri": "http://127.0.0.1:9/nowhere"}}})
         assert sub.status_code == 201, sub.text
         history = c.get(f"{NGSI}/temporal/entities/{A_ID}", headers=admin_a)
@@ -199,6 +201,8 @@ def snapshot(c: TestClient, root: dict[str, str]) -> list[Any]:
             c.get("/api/alarms", headers=root).json(),
             c.get("/api/interventions", headers=root).json(),
             c.get("/api/alarm-recipients", headers=root).json(),
+            [(x["id"], x.get("subscriptionName"), x["entities"], x["notification"]["endpoint"],
+              x.get("isActive")) for x in c.get(f"{NGSI}/subscriptions", headers=root).json()],
             c.get(f"{NGSI}/entities", headers=root, params={"limit": 1000}).json()]
 
 
