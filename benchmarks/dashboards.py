@@ -6,7 +6,8 @@
 Waits until the demo's inbox has drained (``bocage_ingest_backlog`` below 500), then for
 each dashboard: the first view (which reads the year's history of every meter the
 visitor sees), then ``--samples`` sequential views for the territory and for one EPCI
-(p95 of the time to the full response, on loopback). Prints JSON; nothing is written.
+(p95 and median of the time to the full response, on loopback), and the same for the
+existing Q8 dashboard as a reference. Prints JSON; nothing is written.
 Target from the UI issue: any page's server time p95 ≤ 100 ms with the demo territory.
 """
 
@@ -15,12 +16,15 @@ from __future__ import annotations
 import argparse
 import json
 import re
+import statistics
 import time
 
 import httpx
 from run import p95
 
 SLUGS = ("gymnases", "photovoltaique", "reseaux-chaleur", "consommations")
+#: an existing dashboard over the equipment summaries only, measured alike for reference
+REFERENCE = "reseaux"
 
 
 def timed(client: httpx.Client, url: str) -> float:
@@ -45,12 +49,13 @@ def main() -> int:
             if found is None or float(found.group(1)) < 500:
                 break
             time.sleep(2)
-        for slug in SLUGS:
+        for slug in (*SLUGS, REFERENCE):
             out[f"first_view_ms_{slug}"] = round(timed(client, f"/ui/tableaux/{slug}"))
             for name, query in (("territory", ""), ("epci", f"?epci={args.epci}")):
                 samples = [timed(client, f"/ui/tableaux/{slug}{query}")
                            for _ in range(args.samples)]
                 out[f"p95_ms_{slug}_{name}"] = round(p95(samples), 1)
+                out[f"median_ms_{slug}_{name}"] = round(statistics.median(samples), 1)
     print(json.dumps(out, indent=2))
     return 0
 

@@ -74,6 +74,8 @@ class Settings:
     map_tiles_url: str = ""
     #: web UI map: attribution shown with the tiles
     map_tiles_attribution: str = ""
+    #: web UI: seconds the history dashboards reuse what they read from history
+    ui_history_cache_seconds: float = 300.0
     #: energy dashboards: electricity price, EUR per kWh (all taxes included)
     tariff_electricity_eur_kwh: float = 0.2516
     #: energy dashboards: gas price, EUR per kWh (all taxes included)

@@ -33,7 +33,7 @@ from bocage.security.scoped_store import acting_as, current_principal
 from bocage.storage.base import Store
 from bocage.storage.history_base import HistoryStore
 from bocage.web.cache import SummaryCache
-from bocage.web.dashboards import to_csv
+from bocage.web.dashboards import Table, to_csv
 from bocage.web.energy_dashboards import HISTORY_BOARDS, Gym, HistoryBoard, Meter
 from bocage.web.energy_figures import (
     Tariffs,
@@ -223,12 +223,32 @@ def build_router(services: Services, page: Page, translator: Callable[[Request],
             except NonexistentTenant:
                 return []
 
-    figures: SummaryCache[list[Any]] = SummaryCache(load, services.settings.ui_cache_seconds)
+    figures: SummaryCache[list[Any]] = SummaryCache(load,
+                                                   services.settings.ui_history_cache_seconds)
 
     def cache_key(request: Request, slug: str) -> str:
         scopes = current_principal().scopes(Action.ENTITIES_READ)
         seen = "*" if scopes is None else "|".join(sorted(scopes))
         return f"{request.headers.get('NGSILD-Tenant', '')}\x00{slug}\x00{seen}"
+
+    shown: dict[tuple[str, str | None, str | None, str], tuple[list[Any], dict[str, Any]]] = {}
+
+    def view_of(board: HistoryBoard, readings: list[Any], epci: str | None,
+                commune: str | None, t: Translator) -> dict[str, Any]:
+        chosen = in_area(readings, epci, commune)
+        table, chart = board.build(chosen, tariffs)
+        extra = board.extra(chosen) if board.extra else None
+        return {"figures": [(t(k), cell(t, k, v, False)) for k, v in table.figures],
+                "table": formatted(table, t), "extra": formatted(extra, t) if extra else None,
+                "chart": chart.as_json(t)}
+
+    def formatted(table: Table, t: Translator) -> dict[str, Any]:
+        """Headers translated, cells formatted; the link column becomes each row's link."""
+        link = table.link_column
+        return {"headers": [t(h) for i, h in enumerate(table.headers) if i != link],
+                "rows": [(row[link] if link is not None else None,
+                          [cell(t, table.headers[i], v, False) for i, v in enumerate(row)
+                           if i != link]) for row in table.rows]}
 
     def handler(board: HistoryBoard) -> Callable[[Request], Awaitable[Response]]:
         async def dashboard(request: Request) -> Response:
@@ -237,10 +257,9 @@ def build_router(services: Services, page: Page, translator: Callable[[Request],
             key = cache_key(request, board.slug)
             viewers[key] = current_principal()
             readings = await run(lambda: figures.get(key))
-            chosen = in_area(readings, epci, commune)
-            table, chart = board.build(chosen, tariffs)
             t = translator(request)
             if params.get("format") == "csv":
+                table, _ = board.build(in_area(readings, epci, commune), tariffs)
                 text = to_csv(table, t, lambda v: cell(t, "", v, True))
                 actor = current_principal().name
                 await run(lambda: services.security.audit(
@@ -249,17 +268,22 @@ def build_router(services: Services, page: Page, translator: Callable[[Request],
                 name = f"bocage-{board.slug}-{commune or epci or 'territoire'}.csv"
                 return Response("\ufeff" + text, media_type="text/csv; charset=utf-8",
                                 headers={"Content-Disposition": f'attachment; filename="{name}"'})
+            # what the page shows, formatted once per set of figures (they change at a refresh)
+            memo_key = (key, epci, commune, t.lang)
+            made = shown.get(memo_key)
+            if made is None or made[0] is not readings:
+                if len(shown) > 512:  # areas come from the query string: keep it bounded
+                    shown.clear()
+                made = shown[memo_key] = (readings, view_of(board, readings, epci, commune, t))
             items = await equipment(request)
             epcis = sorted({i.place.epci for i in items if i.place.epci})
             communes = sorted({(i.place.epci or "", i.place.commune) for i in items
                                if i.place.commune})
             csv_query = "&".join(f"{k}={v}" for k, v in (("epci", epci), ("commune", commune))
                                  if v)
-            return page(request, "history_dashboard.html", board=board, table=table,
-                        chart=chart.as_json(t), epci=epci or "", commune=commune or "",
-                        epcis=epcis, communes=communes, tariffs=tariffs,
-                        extra=board.extra(chosen) if board.extra else None,
-                        cell=lambda h, v: cell(t, h, v, False), csv_query=csv_query,
+            return page(request, "history_dashboard.html", board=board, **made[1],
+                        epci=epci or "", commune=commune or "", epcis=epcis,
+                        communes=communes, tariffs=tariffs, csv_query=csv_query,
                         since=format_utc(dt.datetime.fromtimestamp(
                             year_start_ms(_now_ms(services)) / 1000, dt.UTC)))
         return dashboard
