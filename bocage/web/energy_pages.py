@@ -254,6 +254,9 @@ def build_router(services: Services, page: Page, translator: Callable[[Request],
         async def dashboard(request: Request) -> Response:
             params = request.query_params
             epci, commune = params.get("epci") or None, params.get("commune") or None
+            if not all(code.isalnum() for code in (epci, commune) if code):
+                return page(request, "error.html", status=404, message_key="error.not_found",
+                            subject=commune or epci)
             key = cache_key(request, board.slug)
             viewers[key] = current_principal()
             readings = await run(lambda: figures.get(key))

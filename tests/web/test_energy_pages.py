@@ -144,3 +144,12 @@ def test_csv_export_is_audited(web: TestClient) -> None:
     audit = web.get("/api/audit").json()
     assert any(a["action"] == "export" and a["target"] == "dashboard:consommations"
                and a["detail"]["rows"] == 2 for a in audit)
+
+
+def test_an_area_that_is_no_code_is_not_found(web: TestClient) -> None:
+    for query in ("commune=01004%22%3E%3Cscript%3E", "epci=24%0D%0AX-Injected:%201"):
+        r = web.get(f"/ui/tableaux/consommations?{query}&format=csv")
+        assert r.status_code == 404 and "Page introuvable" in r.text
+        assert "x-injected" not in r.headers and "<script>" not in r.text
+    unknown = web.get("/ui/tableaux/consommations?commune=99999")
+    assert unknown.status_code == 200 and "Aucun" in unknown.text
