@@ -158,3 +158,23 @@ def test_a_chart_downloads_as_png(demo: tuple[str, dict[str, str]], browser: Any
     width, height = int.from_bytes(body[16:20], "big"), int.from_bytes(body[20:24], "big")
     assert width >= 300 and height >= 300
     page.close()
+
+
+def test_on_a_phone_the_dashboards_raise_no_script_error_and_stay_on_loopback(
+        demo: tuple[str, dict[str, str]], browser: Any) -> None:
+    errors: list[str] = []
+    seen: list[str] = []
+    page = browser.new_page()
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+    page.on("request", lambda request: seen.append(request.url))
+    for slug in ("gymnases", "photovoltaique", "reseaux-chaleur", "consommations"):
+        for lang in ("fr", "en"):
+            page.goto(f"{demo[0]}/ui/tableaux/{slug}?lang={lang}")
+            page.wait_for_selector("#dash-chart[data-ready=true]")
+            assert page.locator("#dash-chart canvas").count() == 1
+    assert page.inner_text("h1") == "Electricity and gas consumption"
+    page.close()
+    assert errors == []
+    assert seen and [url for url in seen if not url.startswith("http://127.0.0.1:")] == []
