@@ -57,6 +57,11 @@ def rule_for(method: str, path: str) -> Rule:
     if path in ("/ui/connexion", "/ui/deconnexion") and method not in _SAFE:
         # the log-in form: anyone may post it (rate limited); it checks its own token
         return Rule(None, limited=path == "/ui/connexion", own_csrf=True)
+    if path == "/ui/eclairage-urgence" or path.startswith("/ui/eclairage-urgence/"):
+        # question 14, incident lighting: whoever may command lighting (police included,
+        # without entities.read); the page sends anonymous visitors to the log-in form
+        return (Rule(Action.LIGHTING_COMMAND, anonymous=True) if method in _SAFE
+                else Rule(Action.LIGHTING_COMMAND, own_csrf=True))
     if path == "/ui" or path.startswith("/ui/"):
         # the web UI reads through the scoped store: anonymous visitors see open data;
         # its forms change alarms and interventions, entities of the caller's scopes

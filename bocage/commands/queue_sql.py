@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from bocage.commands.downlink import OPEN, PENDING, SENT
+from bocage.commands.downlink import ACKNOWLEDGED, OPEN, PENDING, SENT
 from bocage.commands.lighting import CommandRecord, LightingCommand
 
 _DDL = [
@@ -128,6 +128,11 @@ class CommandQueue:
         rows = self._all(f"SELECT {_CMD_COLS} FROM access_commands WHERE id = ?", (command_id,))
         return _command(rows[0]) if rows else None
 
+    def recent(self, limit: int = 200) -> list[CommandRecord]:
+        rows = self._all(f"SELECT {_CMD_COLS} FROM access_commands ORDER BY at DESC, id"
+                         " LIMIT ?", (limit,))
+        return [_command(r) for r in rows]
+
     def active_commands(self) -> list[CommandRecord]:
         """Commands whose duration may still have to end (not yet expired or failed)."""
         rows = self._all(f"SELECT {_CMD_COLS} FROM access_commands WHERE status IN"
@@ -170,6 +175,12 @@ class CommandQueue:
         return [_delivery(r) for r in self._all(
             f"SELECT {_COLS} FROM access_command_deliveries WHERE dev_eui IN ({marks})"
             " AND state IN (?,?,?) ORDER BY sent_at, id", (*dev_euis, *OPEN))]
+
+    def in_flight(self) -> list[Delivery]:
+        """Orders sent or acknowledged, not yet confirmed (to look for their effect)."""
+        return [_delivery(r) for r in self._all(
+            f"SELECT {_COLS} FROM access_command_deliveries WHERE state IN (?,?)"
+            " AND expected <> '{{}}' ORDER BY sent_at, id", (SENT, ACKNOWLEDGED))]
 
     def sent_before(self, cutoff: str) -> list[Delivery]:
         return [_delivery(r) for r in self._all(

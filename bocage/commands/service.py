@@ -249,6 +249,10 @@ class Commands:
 
     # -------------------------------------------------------------- views
 
+    def queue_recent(self) -> list[CommandRecord]:
+        """The most recent commands, newest first (the caller filters what it may see)."""
+        return self.queue.recent()
+
     def ends_at(self, record: CommandRecord) -> str | None:
         minutes = record.command.duration_minutes
         return None if minutes is None else _at(record.at, minutes=minutes)
@@ -349,8 +353,10 @@ class Commands:
             self._move(d, (PENDING, SENT), state=FAILED,
                        detail=f"{r.note or r.event} ({at})")
 
-    def _confirm(self, euis: Sequence[str]) -> None:
-        for d in self.queue.open_for(euis):
+    def _confirm(self, euis: Sequence[str] | None) -> None:
+        """Confirm the deliveries of these devices (None: of every device) whose
+        equipment reports the ordered state since the order was handed over."""
+        for d in self.queue.open_for(euis) if euis is not None else self.queue.in_flight():
             if d.state == PENDING or not d.expected or not d.asset:
                 continue
             entity = self._store.get(TENANT, d.asset)
@@ -370,6 +376,8 @@ class Commands:
     def sweep(self) -> None:
         """Deadlines: no acknowledgement in time; durations that ran out."""
         now = self._now()
+        # an uplink may have been committed before its order was marked sent
+        self._confirm(None)
         deadline = self.settings.commands_ack_deadline_minutes
         for d in self.queue.sent_before(_at(now, minutes=-deadline)):
             self._move(d, (SENT,), state=EXPIRED,
@@ -454,6 +462,7 @@ class Commands:
             if not await asyncio.to_thread(self.queue.claim, d, lease):
                 continue
             d = dataclasses.replace(d, next_at=lease)
+            handed = self._now()  # the order exists for the device from now on
             try:
                 if d.network in down:
                     raise aiomqtt.MqttError(down[d.network])
@@ -473,9 +482,8 @@ class Commands:
                     detail=f"{d.network} broker unreachable ({reason}); attempt {attempts}, "
                            f"next at {next_at}")
                 continue
-            now = self._now()
             await asyncio.to_thread(self._move, d, (PENDING,), state=SENT,
-                                    attempts=d.attempts + 1, sent_at=now,
+                                    attempts=d.attempts + 1, sent_at=handed,
                                     detail=f"queued at the network server ({d.topic})")
             sent += 1
         return sent

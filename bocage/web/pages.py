@@ -34,6 +34,7 @@ from bocage.supervision.rules import SEVERITIES
 from bocage.supervision.service import Supervisor
 from bocage.web import (
     energy_pages,
+    lighting_pages,
     live_pages,
     login_pages,
     quality_pages,
@@ -319,6 +320,7 @@ def build_router(services: Services, supervisor: Supervisor | None = None) -> AP
 
     router.routes.extend(live_pages.build_router(page, translator, equipment, view_key,
                                                  one_item).routes)
+    router.routes.extend(lighting_pages.build_router(services, page, translator).routes)
     if supervisor is not None:
         router.routes.extend(supervision_pages.build_router(
             services, supervisor, page, translator, summaries.invalidate).routes)

@@ -147,3 +147,43 @@ def test_every_role_on_every_action(app_client: tuple[Any, TestClient]) -> None:
     records = security.store.audit_records()
     assert any(rec.action == "command.lighting" and rec.actor.startswith("key:")
                and rec.detail["reason"] == "incident" for rec in records)
+
+
+def test_the_incident_lighting_page_by_role(app_client: tuple[Any, TestClient]) -> None:
+    """Question 14's page: exactly the roles with the lighting command may open and post
+    it; the police, without entities.read, gets nothing more of the UI than open data."""
+    app, c = app_client
+    security = app.state.security
+
+    def key(role: str) -> dict[str, str]:
+        _, k = security.create_key([Grant(role, A)], name=role, by="test")
+        return {"Authorization": f"Bearer {k}"}
+
+    _, root_key = security.create_key([Grant("admin", ROOT)], name="root", by="test")
+    root = {"Authorization": f"Bearer {root_key}"}
+    assert c.post(f"{NGSI}/entities", headers=root, json={
+        "id": LIGHT, "type": "Streetlight", "scope": A}).status_code == 201
+    assert c.post("/api/devices", headers=root, json={
+        "devEui": EUI, "model": "bocage-sl1", "assetId": LIGHT, "scope": A}).status_code == 201
+    page = "/ui/eclairage-urgence"
+    form = {"csrf": "t0k3n", "target": A, "duration": "30", "reason": "incident"}
+    for role in ROLES:
+        h = key(role)
+        allowed = Action.LIGHTING_COMMAND in EXPECTED[role]
+        got = c.get(page, headers=h)
+        assert got.status_code == (200 if allowed else 403), f"{role}: {got.status_code}"
+        assert ('href="/ui/eclairage-urgence"' in c.get("/ui/", headers=h).text) == allowed
+        sent = c.post(page, headers={**h, "Cookie": "bocage_csrf=t0k3n"}, data=form,
+                      follow_redirects=False)
+        assert sent.status_code == (303 if allowed else 403), f"{role}: {sent.text[:200]}"
+    anonymous = TestClient(app).get(page, follow_redirects=False)
+    assert anonymous.status_code == 303 and anonymous.headers["location"].startswith(
+        "/ui/connexion")
+    assert TestClient(app).post(page, data=form).status_code == 401
+    # the police: nothing of the UI beyond this page but open data
+    police = key("police")
+    assert c.get(f"/ui/equipements/{LIGHT}", headers=police).status_code == 404
+    assert c.post("/ui/demande-intervention", headers={**police, "Cookie": "bocage_csrf=t"},
+                  data={"csrf": "t", "equipment": LIGHT, "description": "x"}).status_code == 403
+    accepted = [r for r in security.store.audit_records() if r.action == "command.lighting"]
+    assert len(accepted) == sum(Action.LIGHTING_COMMAND in EXPECTED[r] for r in ROLES)
