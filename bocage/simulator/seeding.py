@@ -17,6 +17,7 @@ from bocage.domain.errors import AlreadyExists, BocageError
 from bocage.domain.terms import Terms
 from bocage.ngsild import mutations as mut
 from bocage.ngsild.parse import parse_entity
+from bocage.simulator.envelope import APPLICATION_ID
 from bocage.simulator.territory import Equipment, SimDevice, Territory
 from bocage.storage.base import Mutation, Store
 
@@ -61,7 +62,9 @@ def equipment_body(e: Equipment, commune_name: str, departement: str,
 def device_record(d: SimDevice) -> DeviceRecord:
     return DeviceRecord(dev_eui=d.dev_eui, model=d.model, name=d.name, asset_id=d.asset_id,
                         location=d.at, commune=d.insee, reporting_interval=d.interval,
-                        configuration=dict(d.configuration))
+                        configuration=dict(d.configuration),
+                        # the simulator speaks as ChirpStack: orders go back the same way
+                        network_server="chirpstack", application_id=APPLICATION_ID)
 
 
 def bodies(territory: Territory, devices: Sequence[SimDevice] | None = None,
