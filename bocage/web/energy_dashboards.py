@@ -24,6 +24,9 @@ from bocage.web.energy_figures import (
     week_schedule,
 )
 
+#: the commune column of a row totalling an EPCI (a message key)
+ALL_COMMUNES: Final = "hdash.all_communes"
+
 
 @dataclass(frozen=True, slots=True)
 class Meter:
@@ -142,17 +145,21 @@ def gym_schedule(gyms: Sequence[Gym]) -> Table:
 
 
 def pv_board(meters: Sequence[Meter], tariffs: Tariffs) -> tuple[Table, Chart]:
-    """Q12: PV production per commune and month (EPCI: filter the area)."""
+    """Q12: PV production per commune and month, and per EPCI and month."""
     groups: dict[tuple[str, str], list[Meter]] = {}
     for m in meters:
         groups.setdefault((m.epci, m.commune), []).append(m)
+    by_epci: dict[tuple[str, str], list[Meter]] = {}
+    for m in meters:
+        by_epci.setdefault((m.epci, ALL_COMMUNES), []).append(m)
     rows = []
-    for (epci, commune), group in sorted(groups.items()):
+    # each commune, then each EPCI as a whole (sorted last among its communes)
+    for (epci, commune), group in [*sorted(groups.items()), *sorted(by_epci.items())]:
         peak = sum(m.peak_kw or 0.0 for m in group)
         for month, kwh in per_month(sorted(_sum_days(group).items())).items():
             rows.append((epci, commune, month, len(group), round(peak, 1), round(kwh, 1),
                          round(kwh / peak, 1) if peak else None))
-    rows.sort(key=lambda r: (r[2], r[0], r[1]), reverse=False)
+    rows.sort(key=lambda r: (r[2], r[0], r[1] == ALL_COMMUNES, r[1]))
     total = sum(m.total for m in meters)
     peak = sum(m.peak_kw or 0.0 for m in meters)
     table = Table(

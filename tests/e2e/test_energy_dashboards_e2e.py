@@ -113,8 +113,11 @@ def test_q12_pv_production_per_commune_and_month(demo: tuple[str, dict[str, str]
     assert 0 < produced < shown["Puissance crête (kWc)"] * 5 * 3
     rows = page.locator("#dashboard-table tbody tr").all_inner_texts()
     assert rows and all(EPCI in r and re.search(r"\b20\d\d-\d\d\b", r) for r in rows)
-    per_row = sum(number(r.split("\t")[5]) for r in rows)
-    assert abs(per_row - produced) < 0.2 * len(rows)  # rows add up to the headline
+    communes = [r for r in rows if "Toutes les communes" not in r]
+    totals = [r for r in rows if "Toutes les communes" in r]
+    assert totals and len(totals) < len(communes)  # the EPCI per month, under its communes
+    for part in (communes, totals):  # both add up to the headline
+        assert abs(sum(number(r.split("\t")[5]) for r in part) - produced) < 0.2 * len(part)
     page.close()
 
 

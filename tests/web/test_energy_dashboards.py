@@ -6,6 +6,7 @@ import datetime as dt
 
 from bocage.web.dashboards import to_csv
 from bocage.web.energy_dashboards import (
+    ALL_COMMUNES,
     HISTORY_BY_SLUG,
     Gym,
     Meter,
@@ -39,8 +40,10 @@ def test_pv_production_per_commune_and_month() -> None:
     table, chart = pv_board([a1, a2, b], TARIFFS)
     assert table.rows == [
         ("E1", "A", "2026-10", 2, 15.0, 10.0, 0.7),
+        ("E1", ALL_COMMUNES, "2026-10", 3, 30.0, 10.0, 0.3),
         ("E1", "A", "2026-11", 2, 15.0, 25.0, 1.7),
         ("E1", "B", "2026-11", 1, 15.0, 30.0, 2.0),
+        ("E1", ALL_COMMUNES, "2026-11", 3, 30.0, 55.0, 1.8),
     ]
     assert figures(table) == {"hdash.col.installations": 3, "hdash.col.kwp": 30.0,
                               "hdash.fig.kwh_year": 65.0, "hdash.col.kwh_per_kwp": 2.2}
