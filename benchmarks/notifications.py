@@ -9,7 +9,11 @@ when each notified entity arrives. Measured:
   the client sends the write to the receiver having the notification (p50, p95);
 * live throughput: wrk creates entities as fast as it can (16 connections) with one
   matching subscription; entities notified per second and requests per second at
-  the receiver, from the first notification to the last;
+  the receiver, from the first notification to the last (bounded by how fast single
+  entities are written: compare create_per_s_no_subscription);
+* live throughput with batch writes: 4 clients upsert batches of 50 entities, one
+  matching subscription: the notification path's own throughput, writes no longer the
+  bottleneck;
 * backlog drain: 10 subscriptions, the receiver down while 2,000 entities are created
   (20,000 notifications queued), then up: how fast the outbox empties;
 * the write benchmark (wrk create.lua) with no subscription, with 10 subscriptions
@@ -46,6 +50,7 @@ HERE = Path(__file__).parent
 TARGETS = {
     "latency_p95_ms": (100, "lower"),
     "live_notified_entities_per_s": (2000, "higher"),
+    "batch_notified_entities_per_s": (2000, "higher"),
     "drain_notified_entities_per_s": (2000, "higher"),
     "create_per_s_no_subscription": (0, "higher"),
     "create_per_s_10_subscriptions_no_match": (0, "higher"),
@@ -113,11 +118,15 @@ class Receiver:
 
 
 @contextmanager
-def bocage(tmp: Path, **settings: str) -> Iterator[tuple[str, int]]:
+def bocage(tmp: Path, **settings: str) -> Iterator[tuple[str, str]]:
     port = free_port()
     env = {**os.environ, "BOCAGE_DATABASE_URL": f"sqlite:///{tmp}/bench.db",
            "BOCAGE_LOG_LEVEL": "WARNING",
            **{f"BOCAGE_{k.upper()}": v for k, v in settings.items()}}
+    # every request carries a platform-admin API key (authentication is on, as deployed)
+    key = subprocess.run([sys.executable, "-m", "bocage.cli", "keys", "create", "--role",
+                          "admin", "--scope", "/", "--name", "benchmark"], env=env,
+                         capture_output=True, text=True, check=True).stdout.strip()
     proc = subprocess.Popen([sys.executable, "-m", "bocage.cli", "serve", "--port", str(port)],
                             env=env)
     base = f"http://127.0.0.1:{port}"
@@ -130,14 +139,18 @@ def bocage(tmp: Path, **settings: str) -> Iterator[tuple[str, int]]:
                 time.sleep(0.1)
         else:
             raise RuntimeError("bocage did not become ready")
-        yield base, proc.pid
+        yield base, key
     finally:
         proc.terminate()
         proc.wait(timeout=30)
 
 
-def subscribe(base: str, entity_type: str, uri: str, **members: Any) -> None:
-    r = httpx.post(f"{base}/ngsi-ld/v1/subscriptions", json={
+def auth(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def subscribe(base: str, key: str, entity_type: str, uri: str, **members: Any) -> None:
+    r = httpx.post(f"{base}/ngsi-ld/v1/subscriptions", headers=auth(key), json={
         "type": "Subscription", "entities": [{"type": entity_type}],
         "notification": {"format": "keyValues", "endpoint": {"uri": uri}}, **members})
     r.raise_for_status()
@@ -149,10 +162,10 @@ def wait_for(receiver: Receiver, count: int, timeout: float) -> None:
         time.sleep(0.02)
 
 
-def latency(base: str, receiver: Receiver, n: int) -> dict[str, float]:
-    subscribe(base, "LatencyProbe", f"http://127.0.0.1:{receiver.port}/latency")
+def latency(base: str, key: str, receiver: Receiver, n: int) -> dict[str, float]:
+    subscribe(base, key, "LatencyProbe", f"http://127.0.0.1:{receiver.port}/latency")
     sent: dict[str, float] = {}
-    with httpx.Client(base_url=base) as client:
+    with httpx.Client(base_url=base, headers=auth(key)) as client:
         for i in range(n):
             eid = f"urn:ngsi-ld:LatencyProbe:{i}"
             body = {"id": eid, "type": "LatencyProbe",
@@ -170,17 +183,17 @@ def latency(base: str, receiver: Receiver, n: int) -> dict[str, float]:
             "latency_max_ms": max(samples)}
 
 
-def created(base: str) -> int:
-    r = httpx.get(f"{base}/ngsi-ld/v1/entities", params={
+def created(base: str, key: str) -> int:
+    r = httpx.get(f"{base}/ngsi-ld/v1/entities", headers=auth(key), params={
         "type": "WasteContainer", "count": "true", "limit": 0})
     return int(r.headers["NGSILD-Results-Count"])
 
 
-def live(base: str, receiver: Receiver, seconds: int) -> dict[str, float]:
-    subscribe(base, "WasteContainer", f"http://127.0.0.1:{receiver.port}/live")
+def live(base: str, key: str, receiver: Receiver, seconds: int) -> dict[str, float]:
+    subscribe(base, key, "WasteContainer", f"http://127.0.0.1:{receiver.port}/live")
     receiver.reset()
-    writes, _ = wrk(base, "create.lua", seconds, 16, 0)
-    total = created(base)
+    writes, _ = wrk(base, "create.lua", seconds, 16, 0, key)
+    total = created(base, key)
     wait_for(receiver, total, 60)
     span = receiver.last - receiver.first
     return {"live_writes_per_s": writes,
@@ -189,14 +202,46 @@ def live(base: str, receiver: Receiver, seconds: int) -> dict[str, float]:
             "live_notified": receiver.entities, "live_written": total}
 
 
+def live_batches(base: str, key: str, receiver: Receiver, seconds: int) -> dict[str, float]:
+    """Notification throughput with writes that are not the bottleneck: 4 clients upsert
+    batches of 50 entities for ``seconds``; entities notified per second at the receiver,
+    from the first notification to the last."""
+    subscribe(base, key, "BatchProbe", f"http://127.0.0.1:{receiver.port}/batches")
+    receiver.reset()
+    written = [0]
+
+    async def client(k: int) -> None:
+        async with httpx.AsyncClient(base_url=base, headers=auth(key), timeout=60) as c:
+            deadline, i = time.monotonic() + seconds, 0
+            while time.monotonic() < deadline:
+                batch = [{"id": f"urn:ngsi-ld:BatchProbe:{k}-{i}-{j}", "type": "BatchProbe",
+                          "v": {"type": "Property", "value": j}} for j in range(50)]
+                (await c.post("/ngsi-ld/v1/entityOperations/upsert",
+                              json=batch)).raise_for_status()
+                written[0] += len(batch)
+                i += 1
+
+    async def run_all() -> None:
+        await asyncio.gather(*(client(k) for k in range(4)))
+
+    start = time.monotonic()
+    asyncio.run(run_all())
+    writes = written[0] / (time.monotonic() - start)
+    wait_for(receiver, written[0], 60)
+    span = receiver.last - receiver.first
+    return {"batch_writes_entities_per_s": writes,
+            "batch_notified_entities_per_s": receiver.entities / span,
+            "batch_notified": receiver.entities, "batch_written": written[0]}
+
+
 def drain(tmp: Path, n: int) -> dict[str, float]:
     port = free_port()
     # retries every 0.2 s at most while the receiver is down: the drain starts at once
     with bocage(tmp, notification_retry_base="0.1", notification_retry_max="0.2",
-                notification_max_attempts="0") as (base, _):
+                notification_max_attempts="0") as (base, key):
         for k in range(10):
-            subscribe(base, "Drain", f"http://127.0.0.1:{port}/drain/{k}")
-        with httpx.Client(base_url=base) as client:
+            subscribe(base, key, "Drain", f"http://127.0.0.1:{port}/drain/{k}")
+        with httpx.Client(base_url=base, headers=auth(key)) as client:
             for j in range(n):
                 client.post("/ngsi-ld/v1/entities", json={
                     "id": f"urn:ngsi-ld:Drain:{j}", "type": "Drain",
@@ -221,12 +266,13 @@ def writes(tmp: Path, receiver: Receiver, seconds: int) -> dict[str, float]:
                                               ("10_subscriptions_no_match", "NothingWritten"),
                                               ("10_subscriptions_matching", "WasteContainer"))):
         (tmp / str(n)).mkdir()
-        with bocage(tmp / str(n)) as (base, _):
+        with bocage(tmp / str(n)) as (base, key):
             for k in range(10 if entity_type else 0):
                 assert entity_type is not None
-                subscribe(base, entity_type, f"http://127.0.0.1:{receiver.port}/{label}/{k}")
+                subscribe(base, key, entity_type,
+                          f"http://127.0.0.1:{receiver.port}/{label}/{k}")
             out[f"create_per_s_{label}"], out[f"create_p95_ms_{label}"] = wrk(
-                base, "create.lua", seconds, 16, 0)
+                base, "create.lua", seconds, 16, 0, key)
     return out
 
 
@@ -243,9 +289,10 @@ def main() -> int:
     receiver = Receiver(free_port())
     receiver.start()
     try:
-        with tempfile.TemporaryDirectory() as tmp, bocage(Path(tmp)) as (base, _):
-            results.update(latency(base, receiver, 200 if args.quick else 1000))
-            results.update(live(base, receiver, seconds))
+        with tempfile.TemporaryDirectory() as tmp, bocage(Path(tmp)) as (base, key):
+            results.update(latency(base, key, receiver, 200 if args.quick else 1000))
+            results.update(live(base, key, receiver, seconds))
+            results.update(live_batches(base, key, receiver, seconds))
         with tempfile.TemporaryDirectory() as tmp:
             results.update(drain(Path(tmp), 500 if args.quick else 2000))
         with tempfile.TemporaryDirectory() as tmp:

@@ -57,7 +57,11 @@ def reader_for(owner: Owner | None, grants_of: GrantsOf | None, open_scope: str 
     now = grants_of(owner.name)
     if now is None:
         return NOTHING
-    return Reader((recorded, Principal(recorded.kind, owner.name, now)), open_scope)
+    current = Principal(recorded.kind, owner.name, now)
+    if recorded.scopes(Action.ENTITIES_READ) is None and current.scopes(
+            Action.ENTITIES_READ) is None:
+        return EVERYTHING  # reads everywhere, then and now: nothing to filter
+    return Reader((recorded, current), open_scope)
 
 
 def manages(caller: Principal, owner: Owner | None) -> bool:
