@@ -7,6 +7,9 @@ when each notified entity arrives. Measured:
 
 * latency: one write at a time, ~100 writes/s, one subscription; from just before
   the client sends the write to the receiver having the notification (p50, p95);
+* reading latency: LoRaWAN readings of a street-light controller posted as ChirpStack
+  would (~50/s), to the notification of the street light they update: ingestion inbox,
+  codec, store and notification path;
 * live throughput: wrk creates entities as fast as it can (16 connections) with one
   matching subscription; entities notified per second and requests per second at
   the receiver, from the first notification to the last (bounded by how fast single
@@ -49,6 +52,7 @@ from run import free_port, machine, wrk
 HERE = Path(__file__).parent
 TARGETS = {
     "latency_p95_ms": (100, "lower"),
+    "reading_latency_p95_ms": (100, "lower"),
     "live_notified_entities_per_s": (2000, "higher"),
     "batch_notified_entities_per_s": (2000, "higher"),
     "drain_notified_entities_per_s": (2000, "higher"),
@@ -64,6 +68,7 @@ class Receiver:
     def __init__(self, port: int) -> None:
         self.port = port
         self.arrivals: dict[str, float] = {}  # entity id -> first arrival (monotonic)
+        self.every: dict[str, list[float]] = {}  # entity id -> each arrival, in order
         self.entities = 0
         self.requests = 0
         self.first = self.last = 0.0
@@ -108,6 +113,7 @@ class Receiver:
                 data = orjson.loads(body)["data"]
                 for item in data:
                     self.arrivals.setdefault(item["id"], now)
+                    self.every.setdefault(item["id"], []).append(now)
                 self.entities += len(data)
                 self.requests += 1
                 self.first = self.first or now
@@ -181,6 +187,46 @@ def latency(base: str, key: str, receiver: Receiver, n: int) -> dict[str, float]
     return {"latency_p50_ms": statistics.median(samples),
             "latency_p95_ms": statistics.quantiles(samples, n=100)[94],
             "latency_max_ms": max(samples)}
+
+
+def reading_latency(base: str, key: str, receiver: Receiver, n: int) -> dict[str, float]:
+    """From a LoRaWAN reading posted by the network server (ChirpStack HTTP integration)
+    to the notification of the equipment it feeds: the ingestion inbox, the codec, the
+    store write and the notification path. One street-light controller, one reading
+    every 20 ms; the k-th notification of the light answers the k-th reading."""
+    from bocage.codecs.registry import builtin_registry
+    from bocage.simulator.encoding import encoders
+    from bocage.simulator.envelope import up_event
+
+    light, eui = "urn:ngsi-ld:Streetlight:bench-1", "B0CA6E00BE4C0001"
+    with httpx.Client(base_url=base, headers=auth(key)) as client:
+        client.post("/ngsi-ld/v1/entities", json={
+            "id": light, "type": "Streetlight", "scope": "/FR/01/240100883/01004"},
+        ).raise_for_status()
+        client.post("/api/devices", json={"devEui": eui, "model": "bocage-sl1",
+                                          "assetId": light}).raise_for_status()
+    subscribe(base, key, "Streetlight", f"http://127.0.0.1:{receiver.port}/readings")
+    encode = encoders(builtin_registry())["bocage-sl1"]
+    sent: list[float] = []
+    t0 = time.time() - n
+    with httpx.Client(base_url=base, headers={"Authorization": "Bearer bench-ingest"}) as c:
+        for i in range(n):
+            _, payload = encode({"powerState": "on", "lampStatus": "ok", "dimmingLevel": 80,
+                                 "power": 30.0 + i % 10, "energy": 1000.0 + i})
+            body = up_event(eui, "bocage-sl1", "bench", t0 + i, 10, payload, seed=1)
+            sent.append(time.monotonic())
+            c.post("/ingest/chirpstack?event=up", json=body).raise_for_status()
+            time.sleep(0.02)
+    deadline = time.monotonic() + 30
+    while len(receiver.every.get(light, ())) < n and time.monotonic() < deadline:
+        time.sleep(0.02)
+    arrived = receiver.every.get(light, [])
+    if len(arrived) < n:
+        raise RuntimeError(f"only {len(arrived)} of {n} readings were notified")
+    samples = [(a - s) * 1000 for s, a in zip(sent, arrived, strict=False)]
+    return {"reading_latency_p50_ms": statistics.median(samples),
+            "reading_latency_p95_ms": statistics.quantiles(samples, n=100)[94],
+            "reading_latency_max_ms": max(samples)}
 
 
 def created(base: str, key: str) -> int:
@@ -289,8 +335,10 @@ def main() -> int:
     receiver = Receiver(free_port())
     receiver.start()
     try:
-        with tempfile.TemporaryDirectory() as tmp, bocage(Path(tmp)) as (base, key):
+        with tempfile.TemporaryDirectory() as tmp, bocage(
+                Path(tmp), chirpstack_secret="bench-ingest") as (base, key):
             results.update(latency(base, key, receiver, 200 if args.quick else 1000))
+            results.update(reading_latency(base, key, receiver, 200 if args.quick else 1000))
             results.update(live(base, key, receiver, seconds))
             results.update(live_batches(base, key, receiver, seconds))
         with tempfile.TemporaryDirectory() as tmp:
