@@ -51,10 +51,23 @@ class _Handler:
         return "250 OK"
 
 
+class _Refusing(_Handler):
+    """Refuses recipients of the ``refused.example`` domain for good (550)."""
+
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          rcpt_options: list[str]) -> str:
+        if address.endswith("@refused.example"):
+            return "550 5.1.1 no such mailbox"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
 @contextmanager
-def smtp_sink(port: int = 0) -> Iterator[Sink]:
+def smtp_sink(port: int = 0, **server: Any) -> Iterator[Sink]:
+    """``server``: aiosmtpd SMTP options (tls_context and require_starttls for STARTTLS,
+    authenticator, ssl_context for implicit TLS...)."""
     sink = Sink(port or free_port())
-    controller = Controller(_Handler(sink), hostname="127.0.0.1", port=sink.port)
+    controller = Controller(_Refusing(sink), hostname="127.0.0.1", port=sink.port, **server)
     controller.start()
     try:
         yield sink
