@@ -18,6 +18,7 @@ import dataclasses
 import datetime as dt
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -67,6 +68,8 @@ log = logging.getLogger("bocage.commands")
 Encode = Callable[[dict[str, Any]], tuple[int, bytes]]
 Decode = Callable[[bytes, int], dict[str, Any]]
 #: device events that tell what became of a downlink
+#: seconds between two looks at the equipment of every order in flight (sweep)
+CONFIRM_EVERY = 10.0
 ACK_EVENTS = frozenset({"ack", "txack", "downlink_ack", "downlink_nack", "downlink_sent",
                         "downlink_failed"})
 
@@ -95,6 +98,7 @@ class Commands:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._clients: dict[str, tuple[contextlib.AsyncExitStack, aiomqtt.Client]] = {}
         self._lock = threading.Lock()  # state changes from the worker and the dispatcher
+        self._confirmed_at = -CONFIRM_EVERY
 
     # ------------------------------------------------------------ encoding
 
@@ -376,8 +380,11 @@ class Commands:
     def sweep(self) -> None:
         """Deadlines: no acknowledgement in time; durations that ran out."""
         now = self._now()
-        # an uplink may have been committed before its order was marked sent
-        self._confirm(None)
+        # an uplink may have been committed before its order was marked sent: look at
+        # the equipment of the orders in flight now and then (a read per order)
+        if time.monotonic() - self._confirmed_at >= CONFIRM_EVERY:
+            self._confirmed_at = time.monotonic()
+            self._confirm(None)
         deadline = self.settings.commands_ack_deadline_minutes
         for d in self.queue.sent_before(_at(now, minutes=-deadline)):
             self._move(d, (SENT,), state=EXPIRED,
@@ -486,4 +493,6 @@ class Commands:
                                     attempts=d.attempts + 1, sent_at=handed,
                                     detail=f"queued at the network server ({d.topic})")
             sent += 1
+        if sent:  # a fast device may have answered before its order was marked sent
+            await asyncio.to_thread(self._confirm, sorted({d.dev_eui for d in due}))
         return sent
