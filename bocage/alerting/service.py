@@ -17,6 +17,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterable
 from functools import cache
 from typing import Any, Final, Protocol
@@ -92,7 +93,8 @@ def outgoing(tenant: str, r: Recipient, event: dict[str, Any],
 
 class AlarmNotifier:
     def __init__(self, store: Store, terms: Terms, outlet: Outlet, now: Callable[[], str], *,
-                 digest_minutes: float = 10.0, public_url: str = "") -> None:
+                 digest_minutes: float = 10.0, public_url: str = "",
+                 cache_seconds: float = 30.0) -> None:
         self.store = store  # the raw (observed) store: reads equipment and recipients
         self.terms = terms
         self.outlet = outlet
@@ -101,7 +103,10 @@ class AlarmNotifier:
         self.public_url = public_url
         self._alert = terms.expand("Alert")
         self._recipient = terms.expand(RECIPIENT_TYPE)
-        self._cache: dict[str, list[Recipient]] = {}
+        #: tenant -> (recipients, when loaded): emptied by a recipient write seen here,
+        #: and reloaded after ``cache_seconds`` (another process, the CLI, wrote them)
+        self._cache: dict[str, tuple[list[Recipient], float]] = {}
+        self.cache_seconds = cache_seconds
         self._lock = threading.Lock()
         self._queue: queue.SimpleQueue[tuple[str, list[Changed], Callable[[], None]] | None] = (
             queue.SimpleQueue())
@@ -210,11 +215,12 @@ class AlarmNotifier:
         """Every recipient of ``tenant`` (cached; a recipient write empties the cache)."""
         with self._lock:
             cached = self._cache.get(tenant)
-        if cached is None:
-            cached = recipients(self.store, self.terms, tenant)
-            with self._lock:
-                self._cache[tenant] = cached
-        return cached
+        if cached is not None and time.monotonic() - cached[1] < self.cache_seconds:
+            return cached[0]
+        found = recipients(self.store, self.terms, tenant)
+        with self._lock:
+            self._cache[tenant] = (found, time.monotonic())
+        return found
 
     def status(self, tenant: str, recipient_id: str) -> Status:
         return self.outlet.status(tenant, QUEUE_PREFIX + recipient_id)

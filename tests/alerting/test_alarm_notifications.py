@@ -238,3 +238,26 @@ def test_recipients_are_managed_through_the_callers_scopes(app_for: Any, sink: S
     settle(c)
     time.sleep(0.3)
     assert sink.messages == []
+
+
+def test_recipients_written_elsewhere_are_picked_up(app_for: Any, sink: Sink) -> None:
+    """Recipients written past the observed store (the CLI writes into the database)
+    raise no change event here: the notifier reloads its recipients after a while."""
+    from bocage.alerting.service import put_recipient
+    from bocage.api.services import utc_now
+
+    c = app_for(sink.port)
+    app: Any = c.app
+    app.state.alerting.cache_seconds = 0.5
+    assert c.get(RECIPIENTS).json() == []  # (no recipient yet: the cache holds an empty list)
+    failing_light(c, 1)
+    settle(c)
+    backend = app.state.services.store.raw.inner  # under the listeners: no change event
+    put_recipient(backend, app.state.alerting.terms, "", {
+        "id": "cli", "channel": "email", "address": "cli@ambe.example.fr", "scope": A},
+        utc_now())
+    time.sleep(0.6)
+    failing_light(c, 2)
+    settle(c)
+    [mail] = sink.wait_for(1)
+    assert str(mail["To"]) == "cli@ambe.example.fr" and "n°2" in str(mail["Subject"])
