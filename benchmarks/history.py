@@ -8,6 +8,8 @@
 * size: S sensors x D days of readings written through the store (a third CO2 every
   10 minutes, a third energy meter indexes every 15 minutes, a third boolean states
   every 10 minutes), database size before and after compaction, bytes per reading;
+* territory: an EPCI of 1,000 PV meters over 20 communes, a year of readings compacted,
+  aggregated monthly for the EPCI from the territory rollups (/api/aggregates' read);
 * query: one attribute over a year of 15-minute readings (compacted): raw retrieval of
   one month and of the year, aggregated P1D and P1M over the year, p95 over repeated reads
   (store level: the API adds its rendering and HTTP).
@@ -348,10 +350,50 @@ def measure_queries(open_store: Callable[[bool], Any], repeats: int) -> dict[str
         }
 
 
+def measure_territory(open_store: Callable[[bool], Any], sensors: int,
+                      repeats: int) -> dict[str, float]:
+    """An EPCI of ``sensors`` PV meters in 20 communes, a year of readings (one a day:
+    the rollups hold one row per commune and day whatever the rate), compacted; then the
+    EPCI's monthly aggregate (sum, avg, max) over the year, as /api/aggregates reads it."""
+    from bocage.history.rollup import aggregate_rollups
+
+    etype, attr = NS + "PhotovoltaicMeasurement", NS + "activePower"
+    epci = "/FR/01/240100883"
+    with open_store(True) as store:
+        hist: HistoryStore = store
+        now = from_ms(START)
+        store.apply("", [Mutation(f"urn:ngsi-ld:PV:{s}", mut.create(
+            {"id": f"urn:ngsi-ld:PV:{s}", "type": [etype],
+             "scope": [f"{epci}/01{s % 20:03d}"]}, now)) for s in range(sensors)])
+        rnd = random.Random(5)
+        for s in range(sensors):
+            rows = [(attr, {"type": "Property", "value": round(rnd.uniform(0, 30), 1),
+                            "observedAt": from_ms(START + step * DAY + 12 * 3_600_000),
+                            "createdAt": now, "modifiedAt": now}) for step in range(365)]
+            hist.add_history("", f"urn:ngsi-ld:PV:{s}", rows)
+        started = time.perf_counter()
+        while hist.compact(START + 400 * DAY, 50_000):
+            pass
+        compact_s = time.perf_counter() - started
+        end = START + 365 * DAY
+        month = parse_duration("P1M")
+        samples = []
+        for _ in range(repeats):
+            started = time.perf_counter()
+            rows_ = hist.rollups("", etype, attr, (epci,), START, end)
+            got = aggregate_rollups(rows_, ("sum", "avg", "max"), START, end, month,
+                                    "epci", "/")
+            samples.append((time.perf_counter() - started) * 1000)
+            assert len(got[epci]["sum"]) == 12, got
+        return {"territory_epci_month_year_p95_ms": p95(samples),
+                "territory_compaction_readings_per_s": sensors * 365 / compact_s}
+
+
 TARGETS = {
     "chunk_blob_bytes_per_reading": (3.0, "lower"),
     "raw_month_p95_ms": (10.0, "lower"),
     "aggregated_year_P1D_p95_ms": (20.0, "lower"),
+    "territory_epci_month_year_p95_ms": (200.0, "lower"),
 }
 
 
@@ -361,7 +403,7 @@ def main() -> int:
     parser.add_argument("--sensors", type=int, default=None)
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--backends", default="sqlite,postgres")
-    parser.add_argument("--only", default="write,size,query")
+    parser.add_argument("--only", default="write,size,query,territory")
     args = parser.parse_args()
     sensors = args.sensors or (60 if args.quick else 300)
     entities = 3000 if args.quick else 20_000
@@ -387,6 +429,8 @@ def main() -> int:
             out.update(measure_size(opener, sensors, args.days))
         if "query" in parts:
             out.update(measure_queries(opener, repeats))
+        if "territory" in parts:
+            out.update(measure_territory(opener, 200 if args.quick else 1000, repeats))
         results[name] = out
     metrics = sorted({m for r in results.values() for m in r})
     print(f"{'metric':38}" + "".join(f"{b:>14}" for b in results))

@@ -15,6 +15,7 @@ from bocage import __version__
 from bocage.alerting.service import AlarmNotifier
 from bocage.api import access as access_api
 from bocage.api import (
+    aggregates,
     apidocs,
     batch,
     codecs,
@@ -203,6 +204,7 @@ def create_app(settings: Settings, store: Store, access: AccessStore | None = No
         entities.build_router(services, NGSI_LD_PREFIX, fast),
         temporal.build_router(services, NGSI_LD_PREFIX),
         retention.build_router(services),
+        aggregates.build_router(services),
         batch.build_router(services, NGSI_LD_PREFIX),
         discovery.build_router(services, NGSI_LD_PREFIX),
         contexts.build_router(services, NGSI_LD_PREFIX),

@@ -14,6 +14,9 @@ def _q(name: str, description: str, kind: str = "string") -> dict[str, Any]:
             "schema": {"type": kind}}
 
 
+#: a documented query parameter (name, description[, JSON schema type])
+query_param = _q
+
 _TENANT = {"name": "NGSILD-Tenant", "in": "header", "required": False,
            "description": "Tenant; the default tenant when absent.", "schema": {"type": "string"}}
 _LINK = {"name": "Link", "in": "header", "required": False,

@@ -94,6 +94,9 @@ def rule_for(method: str, path: str) -> Rule:
     if path.startswith("/api/alarm-recipients"):
         # recipients are entities of their scope subtree: managed where one may write
         return _read_write(method, Action.ENTITIES_READ, Action.ENTITIES_WRITE)
+    if path == "/api/aggregates":
+        # territory aggregates: the store clips them to what the caller may read
+        return Rule(Action.ENTITIES_READ, anonymous=True) if method in _SAFE else _DENY
     if path.startswith("/api/retention-policies"):
         # retention: the DPO's and the platform's concern; changed platform-wide only
         return Rule(Action.ENTITIES_READ) if method in _SAFE else _PLATFORM

@@ -48,6 +48,7 @@ from bocage.domain.errors import AlreadyExists, Forbidden, ResourceNotFound
 from bocage.domain.query import EntityQuery, QueryPage
 from bocage.domain.temporal import History, HistoryRange, Series
 from bocage.history.retention import Policy
+from bocage.history.rollup import DayTotals
 from bocage.ngsild.scopeq import ScopeQ, and_scope_q
 from bocage.storage.base import (
     AttributeInfo,
@@ -233,6 +234,19 @@ class ScopedStore:
             return []
         return self._history().history_columns(tenant, entity_id, window)
 
+    def rollups(self, tenant: str, entity_type: str, attr: str,
+                scopes: Sequence[str] | None, start_ms: int,
+                end_ms: int) -> list[tuple[str, int, DayTotals]]:
+        """Rollup rows under the asked scopes clipped to the caller's read scopes (an
+        aggregate over a territory counts only what the caller could read there)."""
+        return self._history().rollups(tenant, entity_type, attr,
+                                       clip_scopes(scopes, self._read_scopes()),
+                                       start_ms, end_ms)
+
+    def rollup_series(self, tenant: str,
+                      scopes: Sequence[str] | None) -> list[tuple[str, str]]:
+        return self._history().rollup_series(tenant, clip_scopes(scopes, self._read_scopes()))
+
     def gone_entity(self, tenant: str, entity_id: str) -> Entity | None:
         head = self._history().gone_entity(tenant, entity_id)
         return head if head is not None and self.readable(head) else None
@@ -305,6 +319,24 @@ class ScopedStore:
         self.store.close()
 
 
+def clip_scopes(asked: Sequence[str] | None,
+                held: Sequence[str] | None) -> tuple[str, ...] | None:
+    """The scopes (each with its subtree) inside both ``asked`` and ``held`` (None: no
+    limit on that side): the deeper of two nested scopes, nothing of disjoint ones."""
+    if held is None:
+        return None if asked is None else tuple(asked)
+    if asked is None:
+        return tuple(held)
+    out = []
+    for a in asked:
+        for h in held:
+            if covers(h, a):
+                out.append(a)
+            elif covers(a, h):
+                out.append(h)
+    return tuple(dict.fromkeys(out))
+
+
 def _attribute_kinds(entity: Entity) -> Iterator[tuple[str, set[str]]]:
     for name, instances in entity.items():
         if name in ENTITY_KEYS or not isinstance(instances, list):
@@ -372,6 +404,15 @@ class PrincipalStore:
     def history_columns(self, tenant: str, entity_id: str,
                         window: HistoryRange) -> list[Series]:
         return self.scoped().history_columns(tenant, entity_id, window)
+
+    def rollups(self, tenant: str, entity_type: str, attr: str,
+                scopes: Sequence[str] | None, start_ms: int,
+                end_ms: int) -> list[tuple[str, int, DayTotals]]:
+        return self.scoped().rollups(tenant, entity_type, attr, scopes, start_ms, end_ms)
+
+    def rollup_series(self, tenant: str,
+                      scopes: Sequence[str] | None) -> list[tuple[str, str]]:
+        return self.scoped().rollup_series(tenant, scopes)
 
     def gone_entity(self, tenant: str, entity_id: str) -> Entity | None:
         return self.scoped().gone_entity(tenant, entity_id)

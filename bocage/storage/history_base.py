@@ -23,6 +23,7 @@ from typing import Protocol
 from bocage.domain.entity import Entity, Instance
 from bocage.domain.temporal import History, HistoryRange, Series
 from bocage.history.retention import Policy
+from bocage.history.rollup import DayTotals
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +47,20 @@ class HistoryStore(Protocol):
     ) -> list[Series]:
         """The (time, value) columns of the series ``window`` selects, whole
         (``last_n``/``limit`` ignored): what aggregation reads."""
+        ...
+
+    def rollups(
+        self, tenant: str, entity_type: str, attr: str, scopes: Sequence[str] | None,
+        start_ms: int, end_ms: int,
+    ) -> list[tuple[str, int, DayTotals]]:
+        """Territory rollup rows ``(scope, day, totals)`` of ``entity_type`` (IRI) ×
+        ``attr`` (IRI) for the UTC days in ``[start_ms, end_ms)``, under ``scopes`` (each
+        a scope with its subtree; None: every scope): what compaction counted."""
+        ...
+
+    def rollup_series(self, tenant: str,
+                      scopes: Sequence[str] | None) -> list[tuple[str, str]]:
+        """The (entity type IRI, attribute IRI) pairs with rollup rows under ``scopes``."""
         ...
 
     def gone_entity(self, tenant: str, entity_id: str) -> Entity | None:

@@ -46,7 +46,9 @@ from bocage.domain.errors import BocageError, NonexistentTenant, ServiceUnavaila
 from bocage.domain.query import EntityQuery, QueryPage
 from bocage.domain.temporal import History, HistoryRange, Series, parse_instance_id
 from bocage.history.retention import Policy
+from bocage.history.rollup import DayTotals
 from bocage.storage import postgres_history as ph
+from bocage.storage import rollup_sql
 from bocage.storage.base import AttributeInfo, Mutation, MutationResult, TypeInfo
 from bocage.storage.exact import Check, exact_checks
 from bocage.storage.factory import mask_password
@@ -371,6 +373,36 @@ class PostgresStore:
     def history_columns(self, tenant: str, entity_id: str, window: HistoryRange) -> list[Series]:
         rows = self._history_rows(tenant, entity_id, window)
         return [] if rows is None else columns_of(rows, window)
+
+    def rollups(
+        self, tenant: str, entity_type: str, attr: str, scopes: Sequence[str] | None,
+        start_ms: int, end_ms: int,
+    ) -> list[tuple[str, int, DayTotals]]:
+        def read(conn: Conn) -> list[tuple[str, int, DayTotals]]:
+            tid = self._tenant_id(conn, tenant)
+            if tid is None:
+                return []
+            self._use_tenant(conn, tid)
+            nid = self._name_ids(conn, {attr}).get(attr)
+            if nid is None:
+                return []
+            return rollup_sql.read(conn, ph.DIALECT, tid, nid, entity_type, scopes,
+                                   start_ms, end_ms)
+
+        return self._read(read)
+
+    def rollup_series(self, tenant: str,
+                      scopes: Sequence[str] | None) -> list[tuple[str, str]]:
+        def read(conn: Conn) -> list[tuple[str, str]]:
+            tid = self._tenant_id(conn, tenant)
+            if tid is None:
+                return []
+            self._use_tenant(conn, tid)
+            pairs = rollup_sql.series(conn, ph.DIALECT, tid, scopes)
+            names = ph.names_of(conn, {})
+            return [(etype, names(nid)) for etype, nid in pairs]
+
+        return self._read(read)
 
     def _history_rows(
         self, tenant: str, entity_id: str, window: HistoryRange

@@ -14,6 +14,7 @@ import orjson
 import psycopg
 
 from bocage.domain.temporal import HistoryRange, Record
+from bocage.storage import rollup_sql
 from bocage.storage.history_chunks import (
     chunk_records,
     chunk_summary,
@@ -24,6 +25,10 @@ from bocage.storage.history_chunks import (
 )
 from bocage.storage.history_rows import StoredRows, TailRow, record
 from bocage.storage.postgres_query import dec, enc
+from bocage.storage.retention_job import Dialect
+
+#: placeholders and strings of PostgreSQL (rollup_sql, retention_job)
+DIALECT: Final = Dialect("%s", enc, dec)
 
 Conn = psycopg.Connection[Any]
 
@@ -154,10 +159,10 @@ def read_rows(
             sum_params,
         )
     ]
-    return StoredRows(chunks, tail, _names(conn, nids), summaries + from_summaries)
+    return StoredRows(chunks, tail, names_of(conn, nids), summaries + from_summaries)
 
 
-def _names(conn: Conn, known: dict[int, str]) -> Any:
+def names_of(conn: Conn, known: dict[int, str]) -> Any:
     cache = dict(known)
 
     def name(nid: int) -> str:
@@ -176,6 +181,11 @@ def delete_history(conn: Conn, tid: int, entity_id: str, nid: int | None) -> int
     if nid is not None:
         where += " AND nid = %s"
         params.append(nid)
+    # out of the territory rollups first (the entity's head tells its types and scopes)
+    for nid_, ds, data in conn.execute(
+            f"SELECT nid, ds, data FROM hist_chunks WHERE {where}", params).fetchall():
+        rollup_sql.remove(conn, DIALECT, tid, enc(entity_id), nid_,
+                          chunk_records("", dec(ds), bytes(data)))
     if nid is None:
         conn.execute("DELETE FROM hist_heads WHERE tid = %s AND eid = %s", params)
     gone = conn.execute(f"DELETE FROM hist_tail WHERE {where}", params).rowcount
@@ -214,6 +224,9 @@ def replace_record(
     else:
         ds, start, records = found
         key = (tid, eid, nid, ds, start)
+        before = next(chunk_records(attr, dec(c_ds), bytes(data)) for c_ds, c_start, data
+                      in chunks if (bytes(c_ds), c_start) == (bytes(ds), start))
+        rollup_sql.remove(conn, DIALECT, tid, eid, nid, rollup_sql.taken_out(before, records))
         if records:
             blob, t_min, t_max, count = encode_records(records)
             conn.execute(
@@ -243,7 +256,9 @@ def compact_tail(conn: Conn, tid: int, older_than: int, max_records: int, period
         groups.setdefault(key, []).append(
             record("", "", t, observed, created, modified, bytes(body))
         )
+    keys: rollup_sql.KeyCache = {}
     for (eid, nid, ds, start), fresh in groups.items():
+        rollup_sql.add(conn, DIALECT, tid, eid, nid, fresh, keys)
         chunk = (tid, eid, nid, ds, start)
         old = conn.execute(f"SELECT data FROM hist_chunks WHERE {_KEY}", chunk).fetchone()
         records = (chunk_records("", "", old[0]) if old else []) + fresh

@@ -49,6 +49,7 @@ HISTORY_TABLES: Final = ("hist_tail", "hist_chunks", "hist_heads")
 
 #: Every data table, children first (for tests that empty a database).
 DATA_TABLES: Final = (
+    "hist_rollups",
     "retention_policies",
     "hist_summaries",
     "hist_heads",
@@ -237,6 +238,24 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     """
     ALTER TABLE hist_chunks ADD COLUMN summary bytea;
     """,
+    # 5: territory rollups (see sqlite_schema; rollup_sql)
+    """
+    CREATE TABLE hist_rollups (
+        tid integer NOT NULL,
+        nid integer NOT NULL,
+        etype text NOT NULL,
+        scope text NOT NULL,
+        day bigint NOT NULL,
+        count bigint NOT NULL,
+        n bigint NOT NULL,
+        total double precision NOT NULL,
+        sumsq double precision NOT NULL,
+        low double precision,
+        high double precision,
+        PRIMARY KEY (tid, nid, etype, scope, day)
+    );
+    """
+    + _rls(("hist_rollups",)),
 )
 
 

@@ -32,6 +32,8 @@ from bocage.domain.errors import NonexistentTenant, ServiceUnavailable
 from bocage.domain.query import EntityQuery, QueryPage
 from bocage.domain.temporal import History, HistoryRange, Series, parse_instance_id
 from bocage.history.retention import Policy
+from bocage.history.rollup import DayTotals
+from bocage.storage import rollup_sql
 from bocage.storage.base import AttributeInfo, Mutation, MutationResult, TypeInfo
 from bocage.storage.exact import Check, exact_checks
 from bocage.storage.history_base import HistorySize
@@ -41,10 +43,12 @@ from bocage.storage.retention_job import Dialect, policy_row, row_policy
 from bocage.storage.retention_job import step as retention_step
 from bocage.storage.sqlite_apply import Interner, apply_mutations, flush_stats
 from bocage.storage.sqlite_history import (
+    DIALECT,
     compact_tail,
     delete_history,
     gone_entity,
     history_size,
+    names_of,
     read_rows,
     replace_record,
     storage_stats,
@@ -235,6 +239,28 @@ class SQLiteStore:
     def history_columns(self, tenant: str, entity_id: str, window: HistoryRange) -> list[Series]:
         rows = self._history_rows(tenant, entity_id, window)
         return [] if rows is None else columns_of(rows, window)
+
+    def rollups(
+        self, tenant: str, entity_type: str, attr: str, scopes: Sequence[str] | None,
+        start_ms: int, end_ms: int,
+    ) -> list[tuple[str, int, DayTotals]]:
+        with self._reading() as conn:
+            tid = self._tenant_id(conn, tenant)
+            nid = None if tid is None else self._name_ids(conn, {attr}).get(attr)
+            if tid is None or nid is None:
+                return []
+            return rollup_sql.read(conn, DIALECT, tid, nid, entity_type, scopes, start_ms,
+                                   end_ms)
+
+    def rollup_series(self, tenant: str,
+                      scopes: Sequence[str] | None) -> list[tuple[str, str]]:
+        with self._reading() as conn:
+            tid = self._tenant_id(conn, tenant)
+            if tid is None:
+                return []
+            pairs = rollup_sql.series(conn, DIALECT, tid, scopes)
+            names = names_of(conn, {})
+            return [(etype, names(nid)) for etype, nid in pairs]
 
     def _history_rows(
         self, tenant: str, entity_id: str, window: HistoryRange

@@ -15,6 +15,7 @@ from typing import Any, Final
 import orjson
 
 from bocage.domain.temporal import HistoryRange, Record
+from bocage.storage import rollup_sql
 from bocage.storage.history_chunks import (
     chunk_records,
     chunk_summary,
@@ -24,7 +25,11 @@ from bocage.storage.history_chunks import (
     summary_usable,
 )
 from bocage.storage.history_rows import StoredRows, TailRow, record
+from bocage.storage.retention_job import Dialect
 from bocage.storage.stats import StorageStats
+
+#: placeholders and strings of SQLite (rollup_sql, retention_job)
+DIALECT: Final = Dialect("?", lambda text: text, str)
 
 _INSERT: Final = (
     "INSERT INTO hist_tail (tid, eid, nid, ds, t, observed, created, modified, body)"
@@ -129,10 +134,10 @@ def read_rows(
         f" WHERE {' AND '.join(sum_where)} ORDER BY nid, start, ds",
         sum_params,
     ).fetchall()
-    return StoredRows(chunks, tail, _names(conn, nids), summaries + from_summaries)
+    return StoredRows(chunks, tail, names_of(conn, nids), summaries + from_summaries)
 
 
-def _names(conn: sqlite3.Connection, known: dict[int, str]) -> Any:
+def names_of(conn: sqlite3.Connection, known: dict[int, str]) -> Any:
     cache = dict(known)
 
     def name(nid: int) -> str:
@@ -153,12 +158,16 @@ def delete_history(conn: sqlite3.Connection, tid: int, entity_id: str, nid: int 
     if nid is not None:
         where += " AND nid = ?"
         params.append(nid)
+    gone = 0
+    # out of the territory rollups first (the entity's head tells its types and scopes)
+    for nid_, ds, n, data in conn.execute(
+            f"SELECT nid, ds, n, data FROM hist_chunks WHERE {where}", params).fetchall():
+        gone += n
+        rollup_sql.remove(conn, DIALECT, tid, entity_id, nid_, chunk_records("", ds, data))
     if nid is None:
         conn.execute("DELETE FROM hist_heads WHERE tid = ? AND eid = ?", params)
-    gone = conn.execute(f"DELETE FROM hist_tail WHERE {where}", params).rowcount
+    gone += conn.execute(f"DELETE FROM hist_tail WHERE {where}", params).rowcount
     gone += conn.execute(f"DELETE FROM hist_summaries WHERE {where}", params).rowcount
-    for (n,) in conn.execute(f"SELECT n FROM hist_chunks WHERE {where}", params).fetchall():
-        gone += n
     conn.execute(f"DELETE FROM hist_chunks WHERE {where}", params)
     return int(gone)
 
@@ -193,6 +202,10 @@ def replace_record(
     else:
         ds, start, records = found
         key = (tid, entity_id, nid, ds, start)
+        before = next(chunk_records(attr, ds, data) for c_ds, c_start, data in chunks
+                      if (c_ds, c_start) == (ds, start))
+        rollup_sql.remove(conn, DIALECT, tid, entity_id, nid, rollup_sql.taken_out(before,
+                                                                                 records))
         if records:
             blob, t_min, t_max, count = encode_records(records)
             conn.execute(
@@ -229,7 +242,9 @@ def compact_tail(
         groups.setdefault(key, []).append(
             record("", ds, t, observed, created, modified, body)
         )
+    keys: rollup_sql.KeyCache = {}
     for key, fresh in groups.items():
+        rollup_sql.add(conn, DIALECT, key[0], key[1], key[2], fresh, keys)
         old = conn.execute(
             "SELECT data FROM hist_chunks"
             " WHERE tid = ? AND eid = ? AND nid = ? AND ds = ? AND start = ?",

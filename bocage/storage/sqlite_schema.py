@@ -198,6 +198,24 @@ MIGRATIONS: Final[tuple[str, ...]] = (
     """
     ALTER TABLE hist_chunks ADD COLUMN summary BLOB;
     """,
+    # 5: territory rollups: readings per entity type x attribute x scope x UTC day,
+    # counted by compaction (rollup_sql; bocage.history.rollup)
+    """
+    CREATE TABLE hist_rollups (
+        tid INTEGER NOT NULL,
+        nid INTEGER NOT NULL,
+        etype TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        day INTEGER NOT NULL,
+        count INTEGER NOT NULL,
+        n INTEGER NOT NULL,
+        total REAL NOT NULL,
+        sumsq REAL NOT NULL,
+        low REAL,
+        high REAL,
+        PRIMARY KEY (tid, nid, etype, scope, day)
+    ) WITHOUT ROWID;
+    """,
 )
 
 
