@@ -15,10 +15,11 @@ set stays (docs/history.md).
 
 from __future__ import annotations
 
+import bisect
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from bocage.domain.errors import BadRequestData
 from bocage.history.aggregate import Result, numeric
@@ -113,21 +114,36 @@ def aggregate_rollups(rows: Iterable[tuple[str, int, DayTotals]], methods: Seque
     """``(scope, day, totals)`` rows -> ``{group: {method: [(value, start, end), ...]}}``,
     periods aligned on ``start_ms`` (a UTC midnight), empty periods left out."""
     bounds = _bounds(start_ms, end_ms, period)
-    merged: dict[tuple[str, int], DayTotals] = {}
-    for scope, day, totals in rows:
-        group = level_of(scope, level, prefix)
+    groups: dict[str, str | None] = {}
+    # plain lists, not DayTotals: an EPCI over a year is thousands of rows
+    acc: dict[tuple[str, int], list[Any]] = {}
+    for scope, day, t in rows:
+        group = groups.get(scope, "")
+        if group == "":
+            group = groups[scope] = level_of(scope, level, prefix)
         if group is None or not start_ms <= day < end_ms:
             continue
-        k = _period(bounds, day)
-        found = merged.get((group, k))
-        merged[(group, k)] = totals if found is None else found.plus(totals)
-    out: dict[str, Result] = {}
-    for (group, k), t in sorted(merged.items()):
-        if t.count <= 0:
+        k = bisect.bisect_right(bounds, day) - 1
+        a = acc.get((group, k))
+        if a is None:
+            acc[(group, k)] = [t.count, t.n, t.total, t.sumsq, t.low, t.high]
             continue
+        a[0] += t.count
+        a[1] += t.n
+        a[2] += t.total
+        a[3] += t.sumsq
+        if t.low is not None and (a[4] is None or t.low < a[4]):
+            a[4] = t.low
+        if t.high is not None and (a[5] is None or t.high > a[5]):
+            a[5] = t.high
+    out: dict[str, Result] = {}
+    for (group, k), a in sorted(acc.items()):
+        if a[0] <= 0:
+            continue
+        totals = DayTotals(a[0], a[1], a[2], a[3], a[4], a[5])
         result = out.setdefault(group, {m: [] for m in methods})
         for method in methods:
-            result[method].append((_finalize(t, method), bounds[k], bounds[k + 1]))
+            result[method].append((_finalize(totals, method), bounds[k], bounds[k + 1]))
     return out
 
 
@@ -142,17 +158,6 @@ def _bounds(start_ms: int, end_ms: int, period: Duration | None) -> list[int]:
         if k > 100_000:
             raise BadRequestData("too many aggregation periods")
     return [*bounds, end_ms]
-
-
-def _period(bounds: list[int], t: int) -> int:
-    lo, hi = 0, len(bounds) - 2
-    while lo < hi:  # the last bound <= t
-        mid = (lo + hi + 1) // 2
-        if bounds[mid] <= t:
-            lo = mid
-        else:
-            hi = mid - 1
-    return lo
 
 
 def _finalize(t: DayTotals, method: str) -> object:
