@@ -242,7 +242,15 @@ def translate_geo(gq: GeoQuery) -> GeoBox | None:
         return None  # a malformed geometry: geo_matches reports it, not the prefilter
     if minx > maxx or miny > maxy:  # e.g. across the antimeridian: no prefilter
         return None
-    return GeoBox(gq.geoproperty, minx, maxx, miny, maxy)
+    # The R*Tree keeps 32-bit floats: a stored coordinate may have moved by its float32
+    # rounding, and one below ~1e-38 may have become 0. Widen the query box by more than
+    # that, so the prefilter never drops a geometry the exact check would keep.
+    return GeoBox(gq.geoproperty, _widen(minx, -1), _widen(maxx, 1), _widen(miny, -1),
+                  _widen(maxy, 1))
+
+
+def _widen(v: float, way: int) -> float:
+    return v + way * (abs(v) * 1e-6 + 1e-30)
 
 
 def _all(parts: list[Node]) -> Node:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from contract import LOC, NS, REL, T1, T2, VOC, A, B, datasets, q_nodes
@@ -166,6 +167,28 @@ def test_translate_geo() -> None:
     assert translate(EntityQuery(geo=only_min)).conjuncts == ()
     disjoint = GeoQuery("disjoint", {"type": "Point", "coordinates": [4.8, 45.7]}, LOC)
     assert translate(EntityQuery(geo=disjoint)).conjuncts == ()
+
+
+def test_a_coordinate_that_float32_rounds_to_zero_is_still_found(tmp_path: Path) -> None:
+    """The R*Tree keeps 32-bit floats: a latitude of 3e-115 is stored as 0.0. A polygon
+    whose edge lies at 1.6e-285 holds the point, and the prefilter must not drop it
+    (found by hypothesis in the store contract)."""
+    from bocage.ngsild import mutations as mut
+    from bocage.storage.base import Mutation
+    from bocage.storage.sqlite import SQLiteStore
+
+    store = SQLiteStore(tmp_path / "s.db")
+    try:
+        e: Entity = {"id": "urn:e:0", "type": [T1], LOC: [{"type": "GeoProperty", "value": {
+            "type": "Point", "coordinates": [0.01034755756774714, 3.273639401821809e-115]}}]}
+        store.apply("", [Mutation(e["id"], mut.create(e, "2026-01-01T00:00:00Z"))])
+        low, high, y = 0.0034605994183280414, 0.013460599418328043, 1.620054215142577e-285
+        ring = [[low, y], [high, y], [high, 0.01], [low, 0.01], [low, y]]
+        within = GeoQuery("within", {"type": "Polygon", "coordinates": [ring]}, LOC)
+        page = store.query("", EntityQuery(geo=within, count=True))
+        assert page.count == 1 and [x["id"] for x in page.entities] == ["urn:e:0"]
+    finally:
+        store.close()
 
 
 # -------------------------------------------------------------- index rows
