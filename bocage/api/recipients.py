@@ -20,7 +20,9 @@ from bocage.alerting.service import AlarmNotifier
 from bocage.api.calls import run
 from bocage.api.negotiation import json_response, read_json
 from bocage.api.services import Services
+from bocage.api.subscriptions import redact_uri
 from bocage.domain.errors import BadRequestData
+from bocage.security.scoped_store import current_principal
 
 
 def _tenant(request: Request) -> str:
@@ -61,6 +63,11 @@ def build_router(services: Services, notifier: AlarmNotifier) -> APIRouter:
         tenant = _tenant(request)
         r = await run(lambda: alerting.put_recipient(store, terms, tenant,
                                                      {**body, "id": recipient_id}, services.now()))
+        # where alarms of a territory are sent: on record
+        await run(lambda: services.security.audit(
+            current_principal().name, "recipient.put", r.id,
+            {"tenant": tenant, "channel": r.channel, "address": redact_uri(r.address),
+             "scope": r.scope}))
         return json_response(shown(tenant, r))
 
     @router.delete("/{recipient_id}", status_code=204, summary="Delete an alarm recipient")
@@ -68,6 +75,8 @@ def build_router(services: Services, notifier: AlarmNotifier) -> APIRouter:
         tenant = _tenant(request)
         await run(lambda: alerting.delete_recipient(store, tenant, recipient_id,
                                                           notifier.outlet))
+        await run(lambda: services.security.audit(current_principal().name, "recipient.delete",
+                                                  recipient_id, {"tenant": tenant}))
         return Response(status_code=204)
 
     return router

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from fastapi import APIRouter
 from starlette.requests import Request
@@ -66,6 +66,10 @@ def build_router(services: Services, notifier: Notifier, prefix: str = "") -> AP
         stored = StoredSubscription(tenant, document["id"], document, ctx,
                                     Owner(caller.name, caller.grants))
         await run(lambda: notifier.create(stored))
+        # a subscription is a standing export of what its creator may read: on record
+        await run(lambda: services.security.audit(
+            caller.name, "subscription.create", stored.id,
+            {"tenant": tenant, "endpoint": _endpoint(document)}))
         location = f"/ngsi-ld/v1/subscriptions/{quote(stored.id, safe=':')}"
         return Response(status_code=201, headers={"Location": location})
 
@@ -118,6 +122,9 @@ def build_router(services: Services, notifier: Notifier, prefix: str = "") -> AP
         await terms_for(services, context)
         updated = StoredSubscription(tenant, stored.id, document, context, stored.owner)
         await run(lambda: notifier.replace(updated))
+        await run(lambda: services.security.audit(
+            caller.name, "subscription.update", stored.id,
+            {"tenant": tenant, "endpoint": _endpoint(document)}))
         return Response(status_code=204)
 
     @router.delete("/subscriptions/{sub_id:path}", status_code=204,
@@ -127,9 +134,26 @@ def build_router(services: Services, notifier: Notifier, prefix: str = "") -> AP
         caller = _caller(request)
         await run(lambda: found(tenant, sub_id, caller))
         await run(lambda: notifier.delete(tenant, sub_id))
+        await run(lambda: services.security.audit(caller.name, "subscription.delete", sub_id,
+                                                  {"tenant": tenant}))
         return Response(status_code=204)
 
     return router
+
+
+def _endpoint(document: dict[str, Any]) -> str:
+    return redact_uri(document["notification"]["endpoint"].get("uri"))
+
+
+def redact_uri(uri: object) -> str:
+    """An endpoint for the audit log: no credentials, no query (it may hold a token)."""
+    if not isinstance(uri, str):
+        return ""
+    parts = urlsplit(uri)
+    if not parts.scheme or not parts.hostname:
+        return uri.split("?")[0]
+    netloc = parts.hostname + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
 def _caller(request: Request) -> Principal:

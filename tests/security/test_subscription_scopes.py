@@ -132,3 +132,31 @@ def test_a_foreign_communes_subscriber_receives_nothing_of_another_commune(
         assert len(rec_b.data()) == 4  # nothing more
         sub = c.get(f"{NGSI}/subscriptions/{sub_b}", headers=root).json()
         assert sub["notification"]["timesSent"] == len(rec_b.received)
+
+
+def test_subscriptions_and_alarm_recipients_are_on_record_without_secrets(
+        world: dict[str, Any]) -> None:
+    c, key = world["client"], world["key"]
+    key_id, integrator = key(("integrator", A))
+    sub = subscribe(c, integrator, "mqtt://bocage:s3cret@127.0.0.1:1883/alarmes?token=abc")
+    assert c.patch(f"{NGSI}/subscriptions/{sub}", headers=integrator,
+                   json={"isActive": False}).status_code == 204
+    assert c.delete(f"{NGSI}/subscriptions/{sub}", headers=integrator).status_code == 204
+    _, agent = key(("agent", A))
+    r = c.put("/api/alarm-recipients/mairie", headers=agent, json={
+        "channel": "webhook", "address": "https://hooks.example.fr/in?key=SECRETKEY",
+        "scope": A})
+    assert r.status_code == 200, r.text
+    assert c.delete("/api/alarm-recipients/mairie", headers=agent).status_code == 204
+    records = world["app"].state.security.store.audit_records()
+    mine = [(x.actor, x.action, x.target) for x in records
+            if x.action.startswith(("subscription.", "recipient."))]
+    assert [a for _, a, _ in mine] == ["subscription.create", "subscription.update",
+                                       "subscription.delete", "recipient.put",
+                                       "recipient.delete"]
+    assert all(actor.startswith("key:") for actor, _, _ in mine)
+    assert mine[0] == (f"key:{key_id}", "subscription.create", sub)
+    details = str([x.detail for x in records])
+    assert "mqtt://127.0.0.1:1883/alarmes" in details
+    assert "s3cret" not in details and "token=abc" not in details
+    assert "SECRETKEY" not in details and "https://hooks.example.fr/in" in details
