@@ -560,6 +560,38 @@ def main() -> None:
 
 
 
+@app.command()
+def stats(
+    config: ConfigOpt = None,
+    json_out: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Sobriety figures: readings collected and kept, bytes per reading, compression,
+    messages per day, dead letters (the same as GET /api/stats)."""
+    import json
+    from types import SimpleNamespace
+
+    from bocage.api.sobriety import gather, report_lines
+    from bocage.ingest.inbox_sqlite import SQLiteInbox, inbox_path
+
+    settings = _settings(config)
+    store = _history_store(config)
+    inbox = None
+    try:
+        path = inbox_path(settings.database_url, settings.inbox_path)
+        if path.exists():
+            inbox = SQLiteInbox(path, max_backlog=settings.ingest_max_backlog, now=_now_utc)
+        ingestion = SimpleNamespace(started=inbox is not None, inbox=inbox)
+        figures = gather(store, _core_terms(store), ingestion, _now_utc())  # type: ignore[arg-type]
+    finally:
+        if inbox is not None:
+            inbox.close()
+        store.close()
+    if json_out:
+        typer.echo(json.dumps(figures.to_json(), indent=2))
+    else:
+        typer.echo("\n".join(report_lines(figures)))
+
+
 retention_app = typer.Typer(help="History retention and downsampling policies.",
                             no_args_is_help=True)
 app.add_typer(retention_app, name="retention")

@@ -112,7 +112,7 @@ def rule_for(method: str, path: str) -> Rule:
         return Rule(Action.DEVICES_READ) if method in _SAFE else _PLATFORM
     if path.startswith(("/api/keys", "/api/accounts")):
         return Rule(Action.ACCESS_MANAGE, limited=method == "POST")
-    if path == "/api/sobriety":
+    if path in ("/api/sobriety", "/api/stats"):
         # the platform's figures (no entity in them): administrators and elected officials
         return Rule(Action.FIGURES_READ) if method in _SAFE else _DENY
     if path.startswith("/api/audit"):

@@ -120,6 +120,12 @@ class Sobriety:
         return None if s is None or not s.chunk_records else s.chunk_bytes / s.chunk_records
 
     @property
+    def compression_ratio(self) -> float | None:
+        """Bytes a raw (tail) reading takes over bytes a compacted one takes."""
+        raw, packed = self.tail_bytes_per_reading, self.chunk_bytes_per_reading
+        return raw / packed if raw is not None and packed else None
+
+    @property
     def rss_per_thousand(self) -> float | None:
         return per_thousand(self.process.rss_bytes, self.devices)
 
@@ -144,6 +150,7 @@ class Sobriety:
                 "summaries": s.summary_bytes,
                 "perRawReading": self.tail_bytes_per_reading,
                 "perCompactedReading": self.chunk_bytes_per_reading,
+                "compressionRatio": self.compression_ratio,
             },
             "messagesPerDay": [asdict(d) for d in self.days],
             "messages": self.messages, "duplicatesDropped": self.duplicates,
@@ -212,4 +219,39 @@ def build_router(figures: Figures) -> APIRouter:
     async def sobriety() -> Response:
         return json_response((await run(figures.get)).to_json())
 
+    @router.get("/stats", summary="The same figures (readings stored, bytes per reading, "
+                                  "compression, messages per day, collected vs kept)")
+    async def stats() -> Response:
+        return json_response((await run(figures.get)).to_json())
+
     return router
+
+
+def report_lines(figures: Sobriety) -> list[str]:
+    """The figures for a terminal (``bocage stats``)."""
+    s = figures.storage
+
+    def num(v: float | int | None, digits: int = 1) -> str:
+        if v is None:
+            return "-"
+        return f"{v:,.{digits}f}" if isinstance(v, float) else f"{v:,d}"
+
+    lines = [f"at {figures.at}, {num(figures.devices)} devices"]
+    if s is not None:
+        lines += [
+            f"readings collected   {num(s.collected)}",
+            f"  kept raw (tail)    {num(s.tail_records)}",
+            f"  kept compacted     {num(s.chunk_records)} in {num(s.chunks)} chunks",
+            f"  kept as summaries  {num(sum(s.summarized_records.values()))} in "
+            f"{num(sum(s.summary_rows.values()))} rows",
+            f"bytes per reading    raw {num(figures.tail_bytes_per_reading)}, "
+            f"compacted {num(figures.chunk_bytes_per_reading, 2)} "
+            f"(compression x{num(figures.compression_ratio)})",
+            f"database             {num(s.database_bytes)} bytes, inbox "
+            f"{num(figures.inbox_bytes)} bytes",
+        ]
+    lines.append(f"messages ({len(figures.days)} days)  {num(figures.messages)}, "
+                 f"duplicates dropped {num(figures.duplicates)}, dead letters open "
+                 f"{num(figures.open_letters)}")
+    lines += [f"  {d.day}  {num(d.messages):>10} messages" for d in figures.days if d.messages]
+    return lines

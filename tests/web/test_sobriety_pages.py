@@ -120,3 +120,48 @@ def test_the_process_reads_itself(tmp_path: Path) -> None:
     assert me.rss_bytes > 1_000_000 and me.cpu_seconds > 0 and me.uptime_seconds > 0
     without_proc = read_process(tmp_path / "nothing")  # another system: the peak RSS
     assert without_proc.rss_bytes > 1_000_000
+
+
+def test_stats_show_compression_once_compacted(world: dict[str, Any]) -> None:
+    app = world["root"].app
+    assert app.state.ingestion.pipeline.store.compact(2**50) > 0
+    body = world["root"].get("/api/stats").json()  # /api/sobriety under its issue's name
+    assert body["readings"]["compacted"] >= 6
+    ratio = body["bytes"]["compressionRatio"]  # raw rows written since (alarms) or none
+    assert ratio is None if body["readings"]["raw"] == 0 else ratio > 1
+    assert world["agent"].get("/api/stats").status_code == 403
+
+
+def test_bocage_stats_on_the_command_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from bocage.cli import app as cli
+    from bocage.ngsild import mutations as mut
+    from bocage.storage.base import Mutation
+    from bocage.storage.sqlite import SQLiteStore
+
+    db = tmp_path / "bocage.db"
+    store = SQLiteStore(db)
+    co2 = "https://smartdatamodels.org/dataModel.Environment/co2"
+    for n in range(50):
+        at = f"2026-11-26T08:{n:02d}:00Z"
+        store.apply("", [Mutation("urn:ngsi-ld:Sensor:1", mut.merge(
+            {"id": "urn:ngsi-ld:Sensor:1", "type": ["https://example.org/Sensor"],
+             co2: [{"type": "Property", "value": 400 + n, "observedAt": at}]}, at,
+            upsert=True))])
+    store.compact(2**50)
+    for n in range(50, 60):  # a raw tail beside the chunks
+        at = f"2026-11-26T08:{n:02d}:00Z"
+        store.apply("", [Mutation("urn:ngsi-ld:Sensor:1", mut.merge(
+            {"id": "urn:ngsi-ld:Sensor:1", co2: [{"type": "Property", "value": 400 + n,
+                                                  "observedAt": at}]}, at))])
+    store.close()
+    env = {"BOCAGE_DATABASE_URL": f"sqlite:///{db}"}
+    done = CliRunner().invoke(cli, ["stats", "--json"], env=env)
+    assert done.exit_code == 0, done.output
+    body = orjson.loads(done.output)
+    assert body["readings"]["compacted"] == 50 and body["readings"]["raw"] == 10
+    assert body["bytes"]["compressionRatio"] > 1  # a raw reading costs more (whole pages here)
+    text = CliRunner().invoke(cli, ["stats"], env=env)
+    assert text.exit_code == 0 and "readings collected   60" in text.output
+    assert "compression x" in text.output
