@@ -83,6 +83,7 @@ def recipients_set(
 
 @recipients_app.command("delete")
 def recipients_delete(ident: str, tenant: TenantOpt = "", config: ConfigOpt = None) -> None:
+    """Delete a recipient (messages already queued for it still leave)."""
     from bocage.alerting.service import delete_recipient
     from bocage.domain.errors import BocageError
 
