@@ -33,6 +33,7 @@ from bocage.supervision.records import ALARM_OPEN, Alarm, Intervention
 from bocage.supervision.rules import SEVERITIES
 from bocage.supervision.service import Supervisor
 from bocage.web import (
+    access_pages,
     energy_pages,
     lighting_pages,
     live_pages,
@@ -310,6 +311,7 @@ def build_router(services: Services, supervisor: Supervisor | None = None) -> AP
         return response
 
     router.routes.extend(login_pages.build_router(services, page).routes)
+    router.routes.extend(access_pages.build_router(services, page).routes)
     router.routes.extend(quality_pages.build_router(
         services, page, translator, equipment, summaries.invalidate).routes)
     router.routes.extend(sobriety_pages.build_router(page, translator).routes)
