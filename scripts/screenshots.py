@@ -58,7 +58,18 @@ def pages(base: str, headers: dict[str, str]) -> dict[str, str]:
         "equipment": f"/ui/equipements/{quote(alarm[0], safe='')}",
         "quality": "/ui/qualite",
         "sobriety": "/ui/sobriete",
+        "alarms": "/ui/alarmes",
+        "interventions": "/ui/interventions",
+        "dashboards": "/ui/tableaux",
+        "lighting": "/ui/eclairage-urgence",
+        "access": "/ui/acces",
+        "login": "/ui/connexion",
     }
+    from bocage.web.dashboards import DASHBOARDS
+    from bocage.web.energy_dashboards import HISTORY_BOARDS
+
+    for board in (*DASHBOARDS, *HISTORY_BOARDS):
+        found[f"q{board.question:02d}-{board.slug}"] = f"/ui/tableaux/{board.slug}"
     if alarm[6]:
         found["epci"] = f"/ui/epci/{alarm[6]}"
     if alarm[7]:
@@ -78,11 +89,13 @@ def main() -> int:
         port = free_port()
         env = {**os.environ, "BOCAGE_DATABASE_URL": f"sqlite:///{tmp}/bocage.db",
                "BOCAGE_LOG_LEVEL": "WARNING"}
+        # a day of history, so that the dashboards over history have figures
         proc = subprocess.Popen([sys.executable, "-m", "bocage.cli", "demo", "--host",
-                                 "127.0.0.1", "--port", str(port)], env=env, cwd=tmp)
+                                 "127.0.0.1", "--port", str(port), "--history", "1d"],
+                                env=env, cwd=tmp)
         base = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 120
+            deadline = time.monotonic() + 600  # the backfill runs before it answers
             while time.monotonic() < deadline:
                 try:
                     if httpx.get(base + "/readyz", timeout=1).status_code == 200:
