@@ -90,6 +90,8 @@ def bodies(territory: Territory, devices: Sequence[SimDevice] | None = None,
                 Equipment(rec.id, "Device", d.name, d.insee, p.scope, d.at),
                 p.commune.name, p.commune.departement).items()
                 if k in ("scope", "address", "communeCode", "dataProvider")})
+            # a video-protection camera: the UI counts it as equipment of that network
+            body["category"] = {"type": "Property", "value": ["multimedia"]}
         elif d.asset_id not in known:  # an asset only a device names (the misconfigured one)
             c = places[d.insee].commune
             spec_type = d.asset_id.split(":")[2]

@@ -136,8 +136,31 @@ def domain_of(type_name: str) -> str:
     return DOMAIN_OF_TYPE.get(type_name, "other")
 
 
+#: Device ``category`` values that make the device its own equipment: a video-protection
+#: camera is a device and the thing the network supervises (Smart Data Models' Device
+#: category ``multimedia``)
+VIDEO_CATEGORIES: Final = frozenset({"multimedia", "camera", "videoCamera"})
+
+
+def is_camera_device(entity: Entity) -> bool:
+    """A Device entity that is a video-protection camera (its ``category``)."""
+    if not any(local_name(t) == "Device" for t in entity.get("type", ())):
+        return False
+    for key, insts in entity.items():
+        if key in ENTITY_KEYS or local_name(key) != "category" or not isinstance(insts, list):
+            continue
+        for inst in insts:
+            value = inst.get("value") if isinstance(inst, dict) else None
+            values = value if isinstance(value, list) else [value]
+            if any(v in VIDEO_CATEGORIES for v in values):
+                return True
+    return False
+
+
 def is_equipment(entity: Entity) -> bool:
-    return not any(local_name(t) in NOT_EQUIPMENT for t in entity.get("type", ()))
+    if not any(local_name(t) in NOT_EQUIPMENT for t in entity.get("type", ())):
+        return True
+    return is_camera_device(entity)
 
 
 def _first(entity: Entity, names: Mapping[str, str], wanted: str) -> dict[str, Any] | None:
@@ -220,6 +243,8 @@ def summarize(entity: Entity, compact: Any, now: dt.datetime,
         if key not in ENTITY_KEYS:
             names.setdefault(local_name(compact(key)), key)
     type_name = local_name(compact(entity["type"][0])) if entity.get("type") else "?"
+    if type_name == "Device" and is_camera_device(entity):
+        type_name = "Camera"
     last_seen = latest_observation(entity)
     status, reason = status_of(entity, names, last_seen, now, offline_after)
     lon = lat = None

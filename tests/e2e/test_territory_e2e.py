@@ -85,7 +85,13 @@ def test_the_whole_flow_on_the_simulated_territory(demo: dict[str, Any], browser
     assert "En alarme" in page.inner_text("main") and "Panne de lampe" in page.inner_text("main")
     # its chart, from the replayed hour of readings
     page.wait_for_selector("#chart[data-points]")
-    assert int(page.get_attribute("#chart", "data-points") or "0") >= 2
+    deadline = time.monotonic() + 60  # a reading every 7.5 s at this speed
+    while int(page.get_attribute("#chart", "data-points") or "0") < 2:
+        assert time.monotonic() < deadline, "the chart never got a second reading"
+        time.sleep(2)
+        page.reload()
+        page.wait_for_selector("#chart[data-points]")
+    assert page.locator("#chart canvas").count() >= 1
     # request an intervention, find it in the queue
     page.fill("#r-desc", "Changer la lampe, mât près de la mairie")
     page.select_option("#r-sev", "major")
@@ -107,4 +113,69 @@ def test_the_whole_flow_on_the_simulated_territory(demo: dict[str, Any], browser
     assert "Acknowledged" in page.inner_text("main")
     page.click(".langs a[lang=fr]")
     page.wait_for_selector("html[lang=fr]")
+    page.close()
+
+
+def _logged_in(demo: dict[str, Any], browser: Any) -> Any:
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.goto(f"{demo['base']}/ui/connexion")
+    page.fill("#login-username", demo["login"])
+    page.fill("#login-password", demo["password"])
+    page.click("#login-form button[type=submit]")
+    page.wait_for_url("**/ui/")
+    return page
+
+
+def _markers(demo: dict[str, Any]) -> list[list[Any]]:
+    rows: list[list[Any]] = httpx.get(f"{demo['base']}/ui/carte/equipements.json",
+                                      headers=demo["admin"]).json()["markers"]
+    return rows
+
+
+def _rows(page: Any) -> list[list[str]]:
+    return [[c.strip() for c in r.locator("td").all_inner_texts()]
+            for r in page.locator("#dashboard-table tbody tr").all()]
+
+
+def test_q7_classroom_co2_on_screen(demo: dict[str, Any], browser: Any) -> None:
+    page = _logged_in(demo, browser)
+    page.goto(f"{demo['base']}/ui/tableaux/co2-classes")
+    rooms = [m for m in _markers(demo) if m[8] == "Qualité de l'air intérieur"
+             or (m[3] == "buildings" and "classe" in m[5].lower())]
+    rows = _rows(page)
+    assert rows and len(rows) >= len([m for m in rooms if "classe" in m[5].lower()])
+    # the rooms come worst first: the first row's CO2 is the highest on screen
+    co2 = [float(r[2].replace("\u202f", "").replace(",", ".")) for r in rows if r[2] != "–"]
+    assert co2 and co2[0] == max(co2) and co2[0] > 350
+    page.close()
+
+
+def test_q8_operating_rate_of_each_network_on_screen(demo: dict[str, Any],
+                                                     browser: Any) -> None:
+    page = _logged_in(demo, browser)
+    page.goto(f"{demo['base']}/ui/tableaux/reseaux")
+    rows = {r[0]: r for r in _rows(page)}
+    lights = sum(1 for m in _markers(demo) if m[3] == "lighting")
+    assert int(rows["Éclairage public"][1].replace("\u202f", "")) == lights
+    assert rows["Éclairage public"][-1].endswith("%")
+    page.close()
+
+
+def test_q9_lighting_status_and_the_failed_light_first(demo: dict[str, Any],
+                                                      browser: Any) -> None:
+    page = _logged_in(demo, browser)
+    page.goto(f"{demo['base']}/ui/tableaux/eclairage")
+    first = page.locator("#dashboard-table tbody tr").first
+    assert "En alarme" in first.inner_text()  # problems come first
+    light = demo["alarm"]["source"].split(":")[-1]
+    failed = page.locator(f'#dashboard-table tbody tr:has(a[href$="{light}"])')
+    assert failed.count() == 1 and "En alarme" in failed.inner_text()
+    page.close()
+
+
+def test_q10_video_protection_on_screen(demo: dict[str, Any], browser: Any) -> None:
+    page = _logged_in(demo, browser)
+    page.goto(f"{demo['base']}/ui/tableaux/videoprotection")
+    cameras = sum(1 for m in _markers(demo) if m[3] == "video")
+    assert cameras > 0 and len(_rows(page)) == cameras
     page.close()

@@ -97,3 +97,19 @@ def test_place_takes_the_deepest_territorial_scope() -> None:
     assert place_of([]).departement is None
     assert local_name("https://smartdatamodels.org/dataModel.Parking/ParkingSpot") == "ParkingSpot"
     assert local_name("urn:ngsi-ld:Thing") == "Thing"
+
+
+def test_a_camera_device_is_video_equipment() -> None:
+    import datetime as dt
+
+    from bocage.web.equipment import is_equipment, summarize
+
+    base = "https://smartdatamodels.org/dataModel.Device/"
+    camera = {"id": "urn:ngsi-ld:Device:cam", "type": [base + "Device"],
+              base + "category": [{"type": "Property", "value": ["multimedia"]}]}
+    sensor = {"id": "urn:ngsi-ld:Device:s", "type": [base + "Device"],
+              base + "category": [{"type": "Property", "value": ["sensor"]}]}
+    assert is_equipment(camera) and not is_equipment(sensor)
+    item = summarize(camera, lambda iri: iri.rsplit("/", 1)[-1], dt.datetime.now(dt.UTC),
+                     dt.timedelta(hours=24))
+    assert (item.type, item.domain) == ("Camera", "video")
