@@ -75,6 +75,9 @@ class Writer:
         self._lock = threading.Lock()  # orders submit() against close()
         self._closed = False
         self._since_optimize = 0
+        #: PRAGMA data_version at our last transaction: it moves when another
+        #: connection commits (our own commits leave it as it is)
+        self._data_version: int | None = None
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -162,6 +165,13 @@ class Writer:
         outcomes: list[tuple[_Item, Any, BaseException | None]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
+            # another process (the CLI on the same file) committed since our last
+            # transaction: ids cached from the tables may be taken, read them again
+            version = conn.execute("PRAGMA data_version").fetchone()[0]
+            if version != self._data_version:
+                if self._data_version is not None:
+                    self._on_rollback()
+                self._data_version = version
         except sqlite3.Error as exc:
             log.exception("cannot begin a write transaction")
             self._on_rollback()
