@@ -70,8 +70,12 @@ def eui(n: int) -> str:
     return f"{n:016X}"
 
 
+#: the administrator's key (``/metrics`` and the admin API need one); set by main()
+ADMIN: dict[str, str] = {}
+
+
 def metric(base: str, name: str, labels: str = "") -> float:
-    text = httpx.get(base + "/metrics", timeout=10).text
+    text = httpx.get(base + "/metrics", timeout=10, headers=ADMIN).text
     m = re.search("^" + re.escape(name + labels) + r" (\S+)$", text, re.M)
     return float(m.group(1)) if m else 0.0
 
@@ -200,6 +204,9 @@ def main() -> int:
     parser.add_argument("--devices", type=int, default=1000)
     parser.add_argument("--mqtt", type=int, default=20_000, help="MQTT uplinks to send")
     parser.add_argument("--quick", action="store_true", help="3 s, 5,000 MQTT uplinks")
+    parser.add_argument("--rules", type=int, default=10,
+                        help="then measure HTTP again with this many more rules on the "
+                             "parking model (0: skip)")
     parser.add_argument("--out", default=str(HERE / "results" / "ingest-sqlite.json"))
     parser.add_argument("--publish", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -222,6 +229,13 @@ def main() -> int:
                "BOCAGE_CHIRPSTACK_MQTT_URL": f"mqtt://127.0.0.1:{mqtt_port}",
                "BOCAGE_CHIRPSTACK_MQTT_TOPICS": TOPIC.format(eui="+"),
                "BOCAGE_INGEST_MAX_BACKLOG": "10000000"}
+        # authentication stays on (the ingest endpoint has its own secret); an
+        # administrator's key registers the devices and the rules
+        key = subprocess.run([sys.executable, "-m", "bocage.cli", "keys", "create", "--role",
+                              "admin", "--scope", "/", "--name", "bench"], env=env,
+                             check=True, capture_output=True, text=True).stdout.strip()
+        admin = {"Authorization": f"Bearer {key}"}
+        ADMIN.update(admin)
         proc = subprocess.Popen([sys.executable, "-m", "bocage.cli", "serve", "--port",
                                  str(port)], env=env)
         base = f"http://127.0.0.1:{port}"
@@ -232,14 +246,34 @@ def main() -> int:
                         break
                 except httpx.TransportError:
                     time.sleep(0.1)
-            with httpx.Client(base_url=base, timeout=30) as client:
+            with httpx.Client(base_url=base, timeout=30, headers=admin) as client:
                 for n in range(1, args.devices + 1):
                     r = client.post("/api/devices", json={"devEui": eui(n), "model": "bocage-ps1"})
                     if r.status_code != 201:
                         raise RuntimeError(f"device {n}: {r.status_code} {r.text}")
             results.update(http_bench(base, proc.pid, args.seconds, args.devices, tmp))
+            if args.rules:
+                # the supervision issue's bar: ingestion with 10 rules per device model
+                with httpx.Client(base_url=base, timeout=30, headers=admin) as client:
+                    for k in range(args.rules):
+                        r = client.put(f"/api/rules/bench-{k}", json={
+                            "id": f"bench-{k}", "name": f"bench {k}", "severity": "minor",
+                            "target": {"type": "ParkingSpot"},
+                            "condition": {"kind": "threshold", "attribute": "status",
+                                          "op": "==", "value": f"never-{k}"}})
+                        if r.status_code not in (200, 201):
+                            raise RuntimeError(f"rule {k}: {r.status_code} {r.text}")
+                ruled = http_bench(base, proc.pid, args.seconds, args.devices, tmp)
+                results.update({f"rules{args.rules}_{k}": v for k, v in ruled.items()
+                                if k in ("http_accepted_per_s", "http_processed_per_s",
+                                         "http_cpu_us_per_uplink",
+                                         "http_one_core_uplinks_per_s")})
+                results[f"rules{args.rules}_cpu_ratio"] = (
+                    results["http_cpu_us_per_uplink"]
+                    / results[f"rules{args.rules}_http_cpu_us_per_uplink"])
             results.update(mqtt_bench(base, proc.pid, mqtt_port, args.mqtt))
-            spot = httpx.get(f"{base}/ngsi-ld/v1/entities/urn:ngsi-ld:ParkingSpot:{eui(1)}").json()
+            spot = httpx.get(f"{base}/ngsi-ld/v1/entities/urn:ngsi-ld:ParkingSpot:{eui(1)}",
+                             headers=admin).json()
             if "status" not in spot:
                 raise RuntimeError(f"the uplinks did not reach the entities: {spot}")
         finally:
