@@ -31,6 +31,10 @@ from typing import Any
 import httpx
 from run import free_port, machine, p95
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from bocage.web.dashboards import DASHBOARDS
+from bocage.web.energy_dashboards import HISTORY_BOARDS
+
 HERE = Path(__file__).parent
 CHROMIUM = os.environ.get("BOCAGE_TEST_CHROMIUM", "/usr/bin/chromium")
 COMMUNES = [f"01{n:03d}" for n in range(1, 120)]
@@ -109,6 +113,12 @@ def main() -> int:
                     "epci": "/ui/epci/240100001", "commune": f"/ui/communes/{COMMUNES[3]}",
                     "equipment": f"/ui/equipements/urn:ngsi-ld:Streetlight:{COMMUNES[5]}-5",
                     "quality": "/ui/qualite",
+                    "alarms": "/ui/alarmes", "interventions": "/ui/interventions",
+                    "sobriety": "/ui/sobriete", "access": "/ui/acces",
+                    "login": "/ui/connexion", "lighting": "/ui/eclairage-urgence",
+                    "dashboards": "/ui/tableaux",
+                    **{f"q{b.question:02d}": f"/ui/tableaux/{b.slug}"
+                       for b in (*DASHBOARDS, *HISTORY_BOARDS)},
                 }
                 server: dict[str, float] = {}
                 for name, path in pages.items():
