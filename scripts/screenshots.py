@@ -27,6 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "docs" / "screenshots"
 CHROMIUM = os.environ.get("BOCAGE_TEST_CHROMIUM", "/usr/bin/chromium")
 SIZES = {"desktop": (1280, 800), "phone": (390, 844)}
+#: pages longer than this (px) are shot down to it: enough to show them, not megabytes
+MAX_HEIGHT = 2400
 
 
 def free_port() -> int:
@@ -120,7 +122,13 @@ def main() -> int:
                         if name == "equipment" and page.locator("#chart").count():
                             page.wait_for_selector("#chart[data-points]", timeout=20_000)
                         shot = OUT / f"{name}-{size}.png"
-                        page.screenshot(path=str(shot), full_page=(name != "map"))
+                        # the whole page, cut at MAX_HEIGHT (long queues and tables)
+                        tall = int(page.evaluate("document.documentElement.scrollHeight"))
+                        clip = {"x": 0, "y": 0, "width": width,
+                                "height": min(tall, MAX_HEIGHT)}
+                        page.screenshot(path=str(shot), full_page=(name != "map"),
+                                        clip=None if name == "map" else clip,
+                                        timeout=180_000)
                         print(f"wrote {shot.relative_to(ROOT)}")
                     page.close()
                 browser.close()
