@@ -39,6 +39,23 @@ def _sql(sql: str, dialect: Dialect) -> str:
     return sql.replace("?", dialect.param)
 
 
+def entity_head(conn: Any, dialect: Dialect, tid: int, eid: Any) -> dict[str, Any]:
+    """An entity as stored (``eid`` as its history rows hold it), else the head its
+    history kept after it was deleted, else ``{}``."""
+    row = conn.execute(_sql("SELECT data FROM entities WHERE tid = ? AND id = ?", dialect),
+                       (tid, eid)).fetchone()
+    if row is None:
+        row = conn.execute(
+            _sql("SELECT head FROM hist_heads WHERE tid = ? AND eid = ?", dialect),
+            (tid, eid)).fetchone()
+    if row is None:
+        return {}
+    raw = row[0]  # PostgreSQL hands json columns over decoded
+    found: dict[str, Any] = raw if isinstance(raw, dict) else orjson.loads(
+        raw if isinstance(raw, str) else bytes(raw))
+    return found
+
+
 def series_info(conn: Any, dialect: Dialect, tid: int, eid: Any, cache: dict[Any, SeriesInfo],
                 use: Callable[[int], None]) -> SeriesInfo:
     """Type and scope of an entity (current, else as deleted), cached per step."""
@@ -46,17 +63,7 @@ def series_info(conn: Any, dialect: Dialect, tid: int, eid: Any, cache: dict[Any
     found = cache.get(key)
     if found is None:
         use(tid)
-        row = conn.execute(_sql("SELECT data FROM entities WHERE tid = ? AND id = ?", dialect),
-                           (tid, eid)).fetchone()
-        if row is None:
-            row = conn.execute(
-                _sql("SELECT head FROM hist_heads WHERE tid = ? AND eid = ?", dialect),
-                (tid, eid)).fetchone()
-        entity: dict[str, Any] = {}
-        if row is not None:
-            raw = row[0]  # PostgreSQL hands json columns over decoded
-            entity = raw if isinstance(raw, dict) else orjson.loads(
-                raw if isinstance(raw, str) else bytes(raw))
+        entity = entity_head(conn, dialect, tid, eid)
         types = entity.get("type") or [""]
         scopes = entity.get("scope") or [None]
         found = cache[key] = (str(types[0]), scopes[0])

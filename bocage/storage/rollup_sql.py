@@ -18,7 +18,7 @@ import orjson
 from bocage.domain.entity import VALUE_KEY
 from bocage.domain.temporal import Record
 from bocage.history.rollup import DayTotals, day_deltas, rollup_keys
-from bocage.storage.retention_job import Dialect
+from bocage.storage.retention_job import Dialect, entity_head
 
 _UPSERT: Final = (
     "INSERT INTO hist_rollups (tid, nid, etype, scope, day, count, n, total, sumsq, low, high)"
@@ -45,17 +45,7 @@ def keys_of(conn: Any, dialect: Dialect, tid: int, eid: Any,
     entity, else its head kept after deletion); none without a scope."""
     found = cache.get((tid, eid))
     if found is None:
-        p = dialect.param
-        row = conn.execute(f"SELECT data FROM entities WHERE tid = {p} AND id = {p}",
-                           (tid, eid)).fetchone()
-        if row is None:
-            row = conn.execute(f"SELECT head FROM hist_heads WHERE tid = {p} AND eid = {p}",
-                               (tid, eid)).fetchone()
-        entity: dict[str, Any] = {}
-        if row is not None:
-            raw = row[0]  # PostgreSQL hands json columns over decoded
-            entity = raw if isinstance(raw, dict) else orjson.loads(
-                raw if isinstance(raw, str) else bytes(raw))
+        entity = entity_head(conn, dialect, tid, eid)
         types = [str(t) for t in entity.get("type") or ()]
         scopes = [s for s in entity.get("scope") or () if isinstance(s, str)]
         found = cache[(tid, eid)] = rollup_keys(types, scopes)

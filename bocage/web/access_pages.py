@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter
+from starlette.datastructures import FormData
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -46,6 +47,16 @@ def build_router(services: Services, page: Page) -> APIRouter:
             accounts=sorted(accounts, key=lambda a: a.username), roles=ROLES,
             default_scope=(mine or ("/",))[0], **values))
 
+    async def admitted_form(request: Request) -> FormData | Response:
+        """The posted form of an access manager with its CSRF token, else the refusal."""
+        if not current_principal().can(Action.ACCESS_MANAGE):
+            return refused(request)
+        form = await request.form()
+        if not csrf_ok(request, form):
+            return page(request, "error.html", status=403, message_key="form.csrf",
+                        subject="")
+        return form
+
     @router.get("/acces", summary="API keys and accounts")
     async def access_page(request: Request) -> Response:
         if not current_principal().can(Action.ACCESS_MANAGE):
@@ -55,12 +66,9 @@ def build_router(services: Services, page: Page) -> APIRouter:
     @router.post("/acces/cles", summary="Create an API key")
     async def create_key(request: Request) -> Response:
         principal = current_principal()
-        if not principal.can(Action.ACCESS_MANAGE):
-            return refused(request)
-        form = await request.form()
-        if not csrf_ok(request, form):
-            return page(request, "error.html", status=403, message_key="form.csrf",
-                        subject="")
+        form = await admitted_form(request)
+        if isinstance(form, Response):
+            return form
         name = str(form.get("name") or "").strip()[:200]
         role, scope = str(form.get("role") or ""), str(form.get("scope") or "").strip()
         expires = paris_to_utc(str(form.get("expires") or ""))
@@ -93,12 +101,9 @@ def build_router(services: Services, page: Page) -> APIRouter:
     @router.post("/acces/cles/{key_id}/revoquer", summary="Revoke an API key")
     async def revoke_key(request: Request, key_id: str) -> Response:
         principal = current_principal()
-        if not principal.can(Action.ACCESS_MANAGE):
-            return refused(request)
-        form = await request.form()
-        if not csrf_ok(request, form):
-            return page(request, "error.html", status=403, message_key="form.csrf",
-                        subject="")
+        form = await admitted_form(request)
+        if isinstance(form, Response):
+            return form
         key = await run(lambda: security.store.get_key(key_id))
         if key is None or not manages(principal, key.grants) or key.revoked_at:
             return page(request, "error.html", status=404, message_key="error.not_found",
