@@ -19,7 +19,7 @@ while true; do
     source bocage-data/demo-keys.env
     n=$(curl -s -m 2 -D - -o /dev/null -H "Authorization: Bearer $BOCAGE_ADMIN_KEY" \
       "http://127.0.0.1:$port/ngsi-ld/v1/entities?type=Streetlight&q=powerState&count=true&limit=0" \
-      | tr -d '\r' | awk 'tolower($1) == "ngsild-results-count:" {print $2}')
+      | tr -d '\r' | awk 'tolower($1) == "ngsild-results-count:" {print $2}' || true)
     if [ -n "$n" ] && [ "$n" -gt 0 ]; then
       t1=$(date +%s.%N)
       echo "first data after $(echo "$t1 - $t0" | bc) s ($n street lights reporting)"
