@@ -174,6 +174,23 @@ def summary_usable(t_min: int, t_max: int, window: HistoryRange) -> bool:
     return 0 <= k < len(bounds) - 1 and t_max < bounds[k + 1]
 
 
+def split_by_summary(
+    rows: Iterable[tuple[Any, Any, int, int, int, Any]], window: HistoryRange,
+    fetch: Callable[[Any, Any, int], Any],
+) -> tuple[list[tuple[Any, Any, Any]], list[tuple[Any, Any, str, int, int, Any]]]:
+    """Chunk rows ``(nid, ds, start, t_min, t_max, summary)`` of an aggregation read ->
+    (chunks to decode ``(nid, ds, data)``, summary rows ``(nid, ds, "chunk", start, stop,
+    summary)``): a chunk inside one period of ``window`` is read as its summary, the
+    others' points are fetched (``fetch(nid, ds, start)`` -> data). Both backends."""
+    chunks, summaries = [], []
+    for nid, ds, start, t_min, t_max, summary in rows:
+        if summary is not None and summary_usable(t_min, t_max, window):
+            summaries.append((nid, ds, "chunk", t_min, t_max + 1, summary))
+        else:
+            chunks.append((nid, ds, fetch(nid, ds, start)))
+    return chunks, summaries
+
+
 def encode_records(records: Iterable[Record]) -> tuple[bytes, int, int, int]:
     """(blob, t_min, t_max, count) of records (sorted by t, stably)."""
     points = sorted((record_point(r) for r in records), key=lambda p: p.t)

@@ -21,7 +21,7 @@ from bocage.storage.history_chunks import (
     encode_records,
     locate,
     period_start,
-    summary_usable,
+    split_by_summary,
 )
 from bocage.storage.history_rows import StoredRows, TailRow, record
 from bocage.storage.postgres_query import dec, enc
@@ -113,21 +113,21 @@ def read_rows(
     from_summaries: list[Any] = []
     if window.periods is not None and window.timeproperty == "observedAt":
         # as in sqlite_history.read_rows: chunks inside one period read as their summary
-        chunks = []
         rows = conn.execute(
             "SELECT nid, ds, start, t_min, t_max, summary FROM hist_chunks"
             f" WHERE {' AND '.join(chunk_where)} ORDER BY nid, start, ds", chunk_params,
         ).fetchall()
-        for nid, ds, start, t_min, t_max, summary in rows:
-            if summary is not None and summary_usable(t_min, t_max, window):
-                from_summaries.append((nid, dec(ds), "chunk", t_min, t_max + 1, bytes(summary)))
-            else:
-                found = conn.execute(
-                    f"SELECT data FROM hist_chunks WHERE {_KEY}",
-                    (tid, enc(entity_id), nid, ds, start),
-                ).fetchone()
-                assert found is not None  # the same snapshot read its key just before
-                chunks.append((nid, dec(ds), bytes(found[0])))
+
+        def fetch(nid: int, ds: Any, start: int) -> bytes:
+            found = conn.execute(f"SELECT data FROM hist_chunks WHERE {_KEY}",
+                                 (tid, enc(entity_id), nid, ds, start)).fetchone()
+            assert found is not None  # the same snapshot read its key just before
+            return bytes(found[0])
+
+        kept, summed = split_by_summary(rows, window, fetch)
+        chunks = [(nid, dec(ds), data) for nid, ds, data in kept]
+        from_summaries = [(nid, dec(ds), tier, a, b, bytes(summary))
+                          for nid, ds, tier, a, b, summary in summed]
     else:
         chunks = [
             (nid, dec(ds), bytes(data))

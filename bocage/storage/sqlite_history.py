@@ -22,7 +22,7 @@ from bocage.storage.history_chunks import (
     encode_records,
     locate,
     period_start,
-    summary_usable,
+    split_by_summary,
 )
 from bocage.storage.history_rows import StoredRows, TailRow, record
 from bocage.storage.retention_job import Dialect
@@ -100,19 +100,13 @@ def read_rows(
     if window.periods is not None and window.timeproperty == "observedAt":
         # whole-period aggregation: chunks inside one period are read as their summary,
         # the others (window edges, chunks without a summary) as their points
-        chunks = []
-        for nid, ds, start, t_min, t_max, summary in conn.execute(
+        chunks, from_summaries = split_by_summary(conn.execute(
             "SELECT nid, ds, start, t_min, t_max, summary FROM hist_chunks"
             f" WHERE {chunk_where} ORDER BY nid, start, ds", params,
-        ).fetchall():
-            if summary is not None and summary_usable(t_min, t_max, window):
-                from_summaries.append((nid, ds, "chunk", t_min, t_max + 1, summary))
-            else:
-                data = conn.execute(
-                    "SELECT data FROM hist_chunks WHERE tid = ? AND eid = ? AND nid = ?"
-                    " AND ds = ? AND start = ?", (tid, entity_id, nid, ds, start),
-                ).fetchone()[0]
-                chunks.append((nid, ds, data))
+        ).fetchall(), window, lambda nid, ds, start: conn.execute(
+            "SELECT data FROM hist_chunks WHERE tid = ? AND eid = ? AND nid = ?"
+            " AND ds = ? AND start = ?", (tid, entity_id, nid, ds, start),
+        ).fetchone()[0])
     else:
         chunks = conn.execute(
             f"SELECT nid, ds, data FROM hist_chunks WHERE {chunk_where}"
