@@ -63,8 +63,10 @@ def _serve(settings: Settings, simulate: Any = None) -> None:
             "bocage listening",
             extra={"url": f"http://{settings.host}:{settings.port}", "docs": "/docs"},
         )
+        from bocage.api.http_protocol import CoalescingHttpToolsProtocol
+
         uvicorn.run(app_, host=settings.host, port=settings.port, log_config=None,
-                    access_log=False)
+                    access_log=False, http=CoalescingHttpToolsProtocol)
     finally:
         if run is not None:
             run.stop()

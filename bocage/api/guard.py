@@ -154,7 +154,12 @@ class Guard:
                 raise Unauthorized("send Authorization: Bearer <API key>")
             if not token.startswith(KEY_PREFIX):
                 raise Unauthorized("invalid, expired or revoked API key")
-            return Admission(await run(lambda: security.key_principal(token)))
+            # a key seen in the last seconds is judged inline: a thread hop costs
+            # more than the check (measured: a quarter of a point read's CPU)
+            principal = security.cached_key_principal(token)
+            if principal is None:
+                principal = await run(lambda: security.key_principal(token))
+            return Admission(principal)
         cookie = _header(scope, b"cookie")
         if cookie:
             jar: SimpleCookie = SimpleCookie()

@@ -230,6 +230,24 @@ class Security:
             key = self.store.get_key(key_id)
             if key is not None:
                 self._keys[key_id] = (key, time.monotonic())
+        return self._judge_key(key, secret)
+
+    def cached_key_principal(self, token: str) -> Principal | None:
+        """:meth:`key_principal` answered from the cache alone, without the store.
+
+        None when the cache cannot tell (key unknown here or its entry too old):
+        the caller then asks :meth:`key_principal`, off the event loop. A key the
+        cache holds is judged exactly as :meth:`key_principal` judges it.
+        """
+        if not token.startswith(KEY_PREFIX):
+            return None
+        key_id, _, secret = token[len(KEY_PREFIX):].partition("_")
+        cached = self._keys.get(key_id)
+        if cached is None or time.monotonic() - cached[1] >= _KEY_TTL:
+            return None
+        return self._judge_key(cached[0], secret)
+
+    def _judge_key(self, key: ApiKey | None, secret: str) -> Principal:
         valid = key is not None and hmac.compare_digest(key.secret_hash, token_hash(secret))
         if key is None or not valid or key.revoked_at or (
                 key.expires_at and key.expires_at <= self.now()):
