@@ -1,8 +1,10 @@
 """NGSI-LD temporal routes: /temporal/entities (clause 6.18-6.22).
 
-Entities are selected as /entities selects them (type, id, idPattern, q,
-geoQ, scopeQ on their current state), then each one's history is read with
-the request's time filter. An entity deleted through /entities keeps its
+Entities are selected as /entities selects them (type, id, idPattern, geoQ,
+scopeQ on their current state), except ``q``, which is evaluated over their
+history within the time window (``bocage.history.temporal_q``: the queried
+attributes must satisfy it together at some instant); then each one's history
+is read with the request's time filter. An entity deleted through /entities keeps its
 history: retrieving it by id still answers (its type as it was when deleted).
 
 Aggregation (options=aggregatedValues, aggrMethods, aggrPeriodDuration) reads
@@ -39,12 +41,19 @@ from bocage.api.negotiation import (
 )
 from bocage.api.openapi_docs import QUERY_PARAMS, doc
 from bocage.api.services import Services
-from bocage.api.temporal_params import TimeFilter, parse_temporal_query, parse_time_filter
+from bocage.api.temporal_params import (
+    TemporalRequest,
+    TimeFilter,
+    parse_temporal_query,
+    parse_time_filter,
+)
 from bocage.domain.entity import ENTITY_KEYS, Entity, Instance
 from bocage.domain.errors import AlreadyExists, BadRequestData, ResourceNotFound
+from bocage.domain.query import QueryPage
 from bocage.domain.temporal import History, HistoryRange, Record, parse_instance_id
 from bocage.domain.timefmt import from_ms, to_ms
 from bocage.history.aggregate import period_bounds
+from bocage.history.temporal_q import history_matches, q_attributes
 from bocage.ngsild import mutations as mut
 from bocage.ngsild.parse import check_name, check_uri, parse_entity, parse_instance
 from bocage.ngsild.render import View
@@ -70,6 +79,10 @@ TEMPORAL_PARAMS = [
 ]
 
 
+#: entities read at a time when q is evaluated over their history
+_CANDIDATES = 500
+
+
 def build_router(services: Services, prefix: str = "") -> APIRouter:
     router = APIRouter(prefix=prefix + "/temporal", tags=["NGSI-LD temporal"])
     settings = services.settings
@@ -91,6 +104,31 @@ def build_router(services: Services, prefix: str = "") -> APIRouter:
         chunks lying inside one aggregation period as their stored summaries."""
         return {"series": history.history_columns(tenant, entity["id"],
                                                   aggregation_window(time, services.now()))}
+
+    def past_q_page(tenant: str, req: TemporalRequest) -> QueryPage:
+        """The page of entities whose history satisfies ``q`` within the time window
+        (``bocage.history.temporal_q``); the other filters select candidates on the
+        current state, as /entities does, read a page at a time."""
+        query, window = req.entities.query, req.time.window
+        assert query.q is not None
+        reads = HistoryRange(attrs=q_attributes(query.q), timeproperty=window.timeproperty,
+                             start=window.start, end=window.end)
+        candidates = dataclasses.replace(query, q=None, limit=_CANDIDATES, offset=0,
+                                         count=False)
+        wanted, total = query.offset + query.limit, 0
+        chosen: list[dict[str, object]] = []
+        while True:
+            page = services.store.query(tenant, candidates)
+            for entity in page.entities:
+                if history_matches(query.q, history.history(tenant, str(entity["id"]), reads)):
+                    total += 1
+                    if query.offset < total <= wanted:
+                        chosen.append(entity)
+            if len(page.entities) < _CANDIDATES or (total >= wanted and not query.count):
+                break
+            candidates = dataclasses.replace(candidates,
+                                             offset=candidates.offset + _CANDIDATES)
+        return QueryPage(chosen, total if query.count else None)
 
     def respond(
         ld: LdRequest, media: str, time: TimeFilter, items: list[tuple[Entity, Any]],
@@ -132,7 +170,8 @@ def build_router(services: Services, prefix: str = "") -> APIRouter:
         time = req.time
 
         def answer() -> tuple[list[tuple[Entity, Any]], int | None]:
-            page = services.store.query(ld.tenant, req.entities.query)
+            page = (services.store.query(ld.tenant, req.entities.query)
+                    if req.entities.query.q is None else past_q_page(ld.tenant, req))
             found: list[tuple[Entity, Any]] = []
             for entity in page.entities:
                 if time.format == "aggregatedValues":
