@@ -41,6 +41,7 @@ from bocage.api.negotiation import (
 )
 from bocage.api.openapi_docs import QUERY_PARAMS, doc
 from bocage.api.services import Services
+from bocage.api.temporal_frames import paginate, render_frames
 from bocage.api.temporal_params import (
     TemporalRequest,
     TimeFilter,
@@ -50,14 +51,15 @@ from bocage.api.temporal_params import (
 from bocage.domain.entity import ENTITY_KEYS, Entity, Instance
 from bocage.domain.errors import AlreadyExists, BadRequestData, ResourceNotFound
 from bocage.domain.query import QueryPage
-from bocage.domain.temporal import History, HistoryRange, Record, parse_instance_id
+from bocage.domain.temporal import HistoryRange, Record, parse_instance_id
 from bocage.domain.timefmt import from_ms, to_ms
 from bocage.history.aggregate import period_bounds
+from bocage.history.frame import Frame
 from bocage.history.temporal_q import history_matches, q_attributes
 from bocage.ngsild import mutations as mut
 from bocage.ngsild.parse import check_name, check_uri, parse_entity, parse_instance
 from bocage.ngsild.render import View
-from bocage.ngsild.temporal_render import full_instance, render_aggregated, render_temporal
+from bocage.ngsild.temporal_render import full_instance, render_aggregated
 from bocage.storage.history_base import HistoryStore
 
 TEMPORAL_PARAMS = [
@@ -96,8 +98,8 @@ def build_router(services: Services, prefix: str = "") -> APIRouter:
         terms = await terms_for(services, ctx)
         return LdRequest(tenant=tenant, context=ctx, terms=terms, body=body)
 
-    def read(tenant: str, entity: Entity, time: TimeFilter) -> History:
-        return history.history(tenant, entity["id"], time.window)
+    def read(tenant: str, entity_id: str, time: TimeFilter) -> list[Frame]:
+        return history.history_frames(tenant, entity_id, time.window)
 
     def aggregated(tenant: str, entity: Entity, time: TimeFilter) -> dict[str, Any]:
         """Not rendered here (terms needed): the entity's series, read whole — compacted
@@ -143,19 +145,18 @@ def build_router(services: Services, prefix: str = "") -> APIRouter:
             ]
             return json_response(bodies_[0] if single else bodies_, media=media,
                                  context=ld.context, headers=headers)
-        histories = [h for _, h in items]
         status = 200
-        span = _paginate(histories, time)
+        window = time.window
+        pages, span = paginate([frames for _, frames in items], time.page,
+                               window.last_n is not None, window.timeproperty)
         if span is not None:
             status = 206
-            size = str(time.window.last_n) if time.window.last_n is not None else "*"
+            size = str(window.last_n) if window.last_n is not None else "*"
             headers["Content-Range"] = f"date-time {from_ms(span[0])}-{from_ms(span[1])}/{size}"
         view = View(sys_attrs=time.sys_attrs)
-        bodies = []
-        for head, hist in items:
-            bodies.append(render_temporal(head, hist, ld.terms, view,
-                                          time.window.timeproperty,
-                                          time.format == "temporalValues"))
+        bodies = [render_frames(head, frames, ld.terms, view, window.timeproperty,
+                                time.format == "temporalValues")
+                  for (head, _), frames in zip(items, pages, strict=True)]
         content: Any = bodies[0] if single else bodies
         return json_response(content, status=status, media=media, context=ld.context,
                              headers=headers)
@@ -177,9 +178,9 @@ def build_router(services: Services, prefix: str = "") -> APIRouter:
                 if time.format == "aggregatedValues":
                     found.append((entity, aggregated(ld.tenant, entity, time)))
                     continue
-                hist = read(ld.tenant, entity, time)
-                if hist or time.window.attrs is None:
-                    found.append((entity, hist))
+                frames = read(ld.tenant, str(entity["id"]), time)
+                if frames or time.window.attrs is None:
+                    found.append((entity, frames))
             return found, page.count
 
         items, count = await run(answer)
@@ -201,7 +202,7 @@ def build_router(services: Services, prefix: str = "") -> APIRouter:
             if time.format == "aggregatedValues":
                 hist = aggregated(ld.tenant, {"id": entity_id}, time)
             else:
-                hist = history.history(ld.tenant, entity_id, time.window)
+                hist = read(ld.tenant, entity_id, time)
             if entity is None:
                 head = history.gone_entity(ld.tenant, entity_id)
                 if head is None:
@@ -383,39 +384,6 @@ def _find(
         if record.t == t and record.instance_id == instance_id:
             return record
     return None
-
-
-def _paginate(histories: list[History], time: TimeFilter) -> tuple[int, int] | None:
-    """Trim every attribute to the span all are complete for, when one had more
-    records than a page; that span (ms), or None when nothing was cut."""
-    page = time.page
-    backward = time.window.last_n is not None
-    prop = time.window.timeproperty
-
-    def at(r: Record) -> int:
-        t = r.time(prop)
-        return r.t if t is None else t
-
-    cut: list[int] = []
-    for hist in histories:
-        for records in hist.values():
-            if len(records) > page:
-                if backward:
-                    del records[: len(records) - page]
-                else:
-                    del records[page:]
-                cut.append(at(records[0]) if backward else at(records[-1]))
-    if not cut:
-        return None
-    edge = max(cut) if backward else min(cut)
-    first, last = edge, edge
-    for hist in histories:
-        for attr, records in hist.items():
-            kept = [r for r in records if (at(r) >= edge if backward else at(r) <= edge)]
-            hist[attr] = kept
-            for r in kept:
-                first, last = min(first, at(r)), max(last, at(r))
-    return first, last
 
 
 def aggregation_window(time: TimeFilter, now: str) -> HistoryRange:

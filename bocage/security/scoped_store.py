@@ -47,6 +47,7 @@ from bocage.domain.entity import ENTITY_KEYS, Entity, Instance
 from bocage.domain.errors import AlreadyExists, Forbidden, ResourceNotFound
 from bocage.domain.query import EntityQuery, QueryPage
 from bocage.domain.temporal import History, HistoryRange, Series
+from bocage.history.frame import Frame
 from bocage.history.retention import Policy
 from bocage.history.rollup import DayTotals
 from bocage.ngsild.scopeq import ScopeQ, and_scope_q
@@ -228,6 +229,12 @@ class ScopedStore:
             return {}
         return self._history().history(tenant, entity_id, window)
 
+    def history_frames(self, tenant: str, entity_id: str,
+                       window: HistoryRange) -> list[Frame]:
+        if not self._history_access(tenant, entity_id, write=False):
+            return []
+        return self._history().history_frames(tenant, entity_id, window)
+
     def history_columns(self, tenant: str, entity_id: str,
                         window: HistoryRange) -> list[Series]:
         if not self._history_access(tenant, entity_id, write=False):
@@ -400,6 +407,10 @@ class PrincipalStore:
 
     def history(self, tenant: str, entity_id: str, window: HistoryRange) -> History:
         return self.scoped().history(tenant, entity_id, window)
+
+    def history_frames(self, tenant: str, entity_id: str,
+                       window: HistoryRange) -> list[Frame]:
+        return self.scoped().history_frames(tenant, entity_id, window)
 
     def history_columns(self, tenant: str, entity_id: str,
                         window: HistoryRange) -> list[Series]:

@@ -22,6 +22,7 @@ from typing import Protocol
 
 from bocage.domain.entity import Entity, Instance
 from bocage.domain.temporal import History, HistoryRange, Series
+from bocage.history.frame import Frame
 from bocage.history.retention import Policy
 from bocage.history.rollup import DayTotals
 
@@ -40,6 +41,13 @@ class HistoryStore(Protocol):
     def history(self, tenant: str, entity_id: str, window: HistoryRange) -> History:
         """The records of one entity that ``window`` selects (see
         ``bocage.domain.temporal.select``), whether the entity still exists or not."""
+        ...
+
+    def history_frames(
+        self, tenant: str, entity_id: str, window: HistoryRange
+    ) -> list[Frame]:
+        """The same records as :meth:`history`, one columnar frame per attribute
+        (``bocage.history.frame``): what the temporal API renders."""
         ...
 
     def history_columns(

@@ -27,8 +27,10 @@ from bocage.domain.entity import VALUE_KEY
 from bocage.domain.temporal import History, HistoryRange, Record, Series
 from bocage.history.aggregate import summarize
 from bocage.history.codec import Point, decode_columns, encode_chunk
-from bocage.storage.history_rows import StoredRows, merge_series, record
-from bocage.storage.history_tiers import dump, summary_record, undump
+from bocage.history.frame import to_history
+from bocage.storage.history_frames import frames_of
+from bocage.storage.history_rows import StoredRows
+from bocage.storage.history_tiers import dump, undump
 
 _OBSERVED: Final = ord("o")
 
@@ -73,17 +75,8 @@ def chunk_records(attr: str, dataset: str, data: bytes) -> list[Record]:
 
 
 def records_of(rows: StoredRows, window: HistoryRange) -> History:
-    chunks: dict[int, list[Record]] = {}
-    for nid, ds, tier, start, _, data in rows.summaries:
-        chunks.setdefault(nid, []).append(summary_record(rows.name(nid), ds, tier, start, data))
-    for nid, ds, data in rows.chunks:
-        chunks.setdefault(nid, []).extend(chunk_records(rows.name(nid), ds, data))
-    tail: dict[int, list[Record]] = {}
-    for nid, ds, t, observed, created, modified, body in rows.tail:
-        tail.setdefault(nid, []).append(
-            record(rows.name(nid), ds, t, observed, created, modified, body)
-        )
-    return merge_series(chunks, tail, window)
+    """The records ``window`` selects: the frames' (``history_frames``) records."""
+    return to_history(frames_of(rows, window))
 
 
 def columns_of(rows: StoredRows, window: HistoryRange) -> list[Series]:

@@ -33,7 +33,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from typing import Any, Final, TypeVar
 
 import orjson
@@ -45,6 +45,7 @@ from bocage.domain.entity import Entity, Instance
 from bocage.domain.errors import BocageError, NonexistentTenant, ServiceUnavailable
 from bocage.domain.query import EntityQuery, QueryPage
 from bocage.domain.temporal import History, HistoryRange, Series, parse_instance_id
+from bocage.history.frame import Frame
 from bocage.history.retention import Policy
 from bocage.history.rollup import DayTotals
 from bocage.storage import postgres_history as ph
@@ -54,6 +55,7 @@ from bocage.storage.exact import Check, exact_checks
 from bocage.storage.factory import mask_password
 from bocage.storage.history_base import HistorySize
 from bocage.storage.history_chunks import columns_of, records_of
+from bocage.storage.history_frames import frames_of
 from bocage.storage.history_rows import StoredRows, tail_row
 from bocage.storage.postgres_apply import Interner, apply_mutations, flush_stats, use_tenant
 from bocage.storage.postgres_query import (
@@ -86,6 +88,8 @@ Conn = psycopg.Connection[Any]
 _MAX_CHUNK: Final = 5000
 #: Attempts of a read whose connection broke (each on another connection).
 _READ_ATTEMPTS: Final = 3
+#: compaction VACUUMs the tail when it has caught up after deleting this many rows
+_VACUUM_TAIL_AFTER: Final = 10_000
 
 
 class DatabaseUnavailable(OSError):
@@ -122,6 +126,7 @@ class PostgresStore:
         self.url = mask_password(url)
         self._history = history
         self._chunk_ms = chunk_ms
+        self._unvacuumed = 0  # tail rows compaction deleted since the tail was vacuumed
         self._conninfo = connection_url(url)
         self._kwargs: dict[str, Any] = {
             "connect_timeout": max(1, round(connect_timeout)),
@@ -370,6 +375,10 @@ class PostgresStore:
         rows = self._history_rows(tenant, entity_id, window)
         return {} if rows is None else records_of(rows, window)
 
+    def history_frames(self, tenant: str, entity_id: str, window: HistoryRange) -> list[Frame]:
+        rows = self._history_rows(tenant, entity_id, window)
+        return [] if rows is None else frames_of(rows, window)
+
     def history_columns(self, tenant: str, entity_id: str, window: HistoryRange) -> list[Series]:
         rows = self._history_rows(tenant, entity_id, window)
         return [] if rows is None else columns_of(rows, window)
@@ -412,15 +421,17 @@ class PostgresStore:
             if tid is None:
                 return None
             self._use_tenant(conn, tid)
-            with conn.transaction():  # one snapshot: chunks and tail agree
-                nids: dict[int, str] = {}
-                if window.attrs is not None:
-                    found = self._name_ids(conn, set(window.attrs))
-                    nids = {nid: iri for iri, nid in found.items()}
+            nids: dict[int, str] = {}
+            if window.attrs is not None:
+                found = self._name_ids(conn, set(window.attrs))
+                nids = {nid: iri for iri, nid in found.items()}
+            # one snapshot, so that chunks and tail agree: a raw read is one statement
+            with nullcontext() if window.periods is None else conn.transaction():
                 rows = ph.read_rows(conn, tid, entity_id, window, nids)
-                for nid in {r[0] for r in rows.chunks} | {r[0] for r in rows.tail}:
-                    rows.name(nid)  # resolved while the connection is ours
-                return rows
+            for nid in {r[0] for part in (rows.chunks, rows.tail, rows.summaries)
+                        for r in part}:
+                rows.name(nid)  # resolved while the connection is ours
+            return rows
 
         return self._read(read)
 
@@ -508,7 +519,22 @@ class PostgresStore:
                     break
             return moved
 
-        return self._writer.submit(job, weight=max_records)
+        moved: int = self._writer.submit(job, weight=max_records)
+        self._unvacuumed += moved
+        if moved < max_records and self._unvacuumed >= _VACUUM_TAIL_AFTER:
+            self._vacuum_tail()
+        return moved
+
+    def _vacuum_tail(self) -> None:
+        """VACUUM the tail once compaction has caught up after deleting many rows:
+        until then every read's index scan of the tail walks the dead entries
+        (35,000 of them cost a month's read 5 ms). Best effort: autovacuum does it later."""
+        self._unvacuumed = 0
+        try:
+            with self._pool.connection() as conn:
+                conn.execute("VACUUM (ANALYZE) hist_tail")
+        except psycopg.Error as exc:
+            log.info("VACUUM hist_tail skipped: %s", exc)
 
     # ---------------------------------------------------------------- retention
 

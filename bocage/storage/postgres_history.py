@@ -129,14 +129,8 @@ def read_rows(
         from_summaries = [(nid, dec(ds), tier, a, b, bytes(summary))
                           for nid, ds, tier, a, b, summary in summed]
     else:
-        chunks = [
-            (nid, dec(ds), bytes(data))
-            for nid, ds, data in conn.execute(
-                f"SELECT nid, ds, data FROM hist_chunks WHERE {' AND '.join(chunk_where)}"
-                " ORDER BY nid, start, ds",
-                chunk_params,
-            )
-        ]
+        return _read_at_once(conn, where, params, chunk_where, chunk_params, sum_where,
+                             sum_params, window, nids)
     tail = [
         (nid, dec(ds), t, observed, created, modified, bytes(body))
         for nid, ds, t, observed, created, modified, body in conn.execute(
@@ -160,6 +154,43 @@ def read_rows(
         )
     ]
     return StoredRows(chunks, tail, names_of(conn, nids), summaries + from_summaries)
+
+
+def _read_at_once(
+    conn: Conn, where: list[str], params: list[Any], chunk_where: list[str],
+    chunk_params: list[Any], sum_where: list[str], sum_params: list[Any],
+    window: HistoryRange, nids: dict[int, str],
+) -> StoredRows:
+    """Chunks, tail and summaries in one statement: one round trip, one snapshot."""
+    if window.start is not None:
+        sum_where = [*sum_where, "stop > %s"]
+        sum_params = [*sum_params, window.start]
+    if window.end is not None:
+        sum_where = [*sum_where, "start < %s"]
+        sum_params = [*sum_params, window.end]
+    # columns: part (0 summaries, 1 chunks, 2 tail), nid, ds, then the order of the part
+    # (o1, o2, seq), then its fields
+    query = (
+        "SELECT 0, nid, ds, start, ds, 0::int8, tier, stop, NULL::int8, NULL::int8, data"
+        f" FROM hist_summaries WHERE {' AND '.join(sum_where)}"
+        " UNION ALL SELECT 1, nid, ds, start, ds, 0::int8, NULL, NULL, NULL, NULL, data"
+        f" FROM hist_chunks WHERE {' AND '.join(chunk_where)}"
+        " UNION ALL SELECT 2, nid, ds, t, ''::bytea, seq, NULL, observed, created, modified,"
+        f" body FROM hist_tail WHERE {' AND '.join(where)}"
+        " ORDER BY 1, 2, 4, 5, 6"
+    )
+    summaries: list[Any] = []
+    chunks: list[Any] = []
+    tail: list[Any] = []
+    for part, nid, ds, a, _, _, tier, b, c, d, data in conn.execute(
+            query, [*sum_params, *chunk_params, *params]):
+        if part == 1:
+            chunks.append((nid, dec(ds), bytes(data)))
+        elif part == 2:
+            tail.append((nid, dec(ds), a, b, c, d, bytes(data)))
+        else:
+            summaries.append((nid, dec(ds), tier, a, b, bytes(data)))
+    return StoredRows(chunks, tail, names_of(conn, nids), summaries)
 
 
 def names_of(conn: Conn, known: dict[int, str]) -> Any:

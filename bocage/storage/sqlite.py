@@ -31,6 +31,7 @@ from bocage.domain.entity import Entity, Instance
 from bocage.domain.errors import NonexistentTenant, ServiceUnavailable
 from bocage.domain.query import EntityQuery, QueryPage
 from bocage.domain.temporal import History, HistoryRange, Series, parse_instance_id
+from bocage.history.frame import Frame
 from bocage.history.retention import Policy
 from bocage.history.rollup import DayTotals
 from bocage.storage import rollup_sql
@@ -38,6 +39,7 @@ from bocage.storage.base import AttributeInfo, Mutation, MutationResult, TypeInf
 from bocage.storage.exact import Check, exact_checks
 from bocage.storage.history_base import HistorySize
 from bocage.storage.history_chunks import columns_of, records_of
+from bocage.storage.history_frames import frames_of
 from bocage.storage.history_rows import StoredRows, tail_row
 from bocage.storage.retention_job import Dialect, policy_row, row_policy
 from bocage.storage.retention_job import step as retention_step
@@ -235,6 +237,10 @@ class SQLiteStore:
     def history(self, tenant: str, entity_id: str, window: HistoryRange) -> History:
         rows = self._history_rows(tenant, entity_id, window)
         return {} if rows is None else records_of(rows, window)
+
+    def history_frames(self, tenant: str, entity_id: str, window: HistoryRange) -> list[Frame]:
+        rows = self._history_rows(tenant, entity_id, window)
+        return [] if rows is None else frames_of(rows, window)
 
     def history_columns(self, tenant: str, entity_id: str, window: HistoryRange) -> list[Series]:
         rows = self._history_rows(tenant, entity_id, window)

@@ -216,3 +216,50 @@ def test_replace_and_delete_one_instance(store: Store, compacted: bool) -> None:
     assert not hist(store).replace_instance("", E1, A, "urn:x:not-ours", None)
     assert not hist(store).replace_instance("", E1, B, ids[0], None)
     assert not hist(store).replace_instance("other", E1, A, ids[0], None)
+
+
+def test_reads_on_write_time_axes_match_the_reference(store: Store) -> None:
+    """timeproperty createdAt/modifiedAt, before compaction and after it (which makes
+    a compacted record's write times its time t, see docs/history.md), frames included."""
+    from bocage.history.frame import to_history
+    from bocage.storage.history_rows import merge_series, record, tail_row
+
+    rnd = random.Random(11)
+    written = _random_history(rnd)
+    for n, (eid, attr, inst) in enumerate(written):
+        stamp = from_ms(BASE + rnd.randrange(0, 45) * 3_600_000 + n)
+        inst["createdAt"] = stamp
+        inst["modifiedAt"] = from_ms(to_ms(stamp) + rnd.choice((0, 0, 5000)))
+        hist(store).add_history("", eid, [(attr, inst)])
+    windows = []
+    for _ in range(10):
+        start = BASE + rnd.randrange(-2, 42) * 3_600_000
+        end = start + rnd.randrange(1, 30) * 3_600_000
+        windows.append(HistoryRange(
+            timeproperty=rnd.choice(("createdAt", "modifiedAt")),
+            start=rnd.choice((start, None)), end=rnd.choice((end, None)),
+            last_n=rnd.choice((None, 2, 7)), limit=rnd.choice((None, 4, 100)),
+            attrs=rnd.choice((None, frozenset({A})))))
+
+    def reference(eid: str, w: HistoryRange, compacted: bool) -> dict[str, Any]:
+        rows = [tail_row(e, a, i) for e, a, i in written if e == eid]
+        by_attr: dict[int, list[Record]] = {}
+        for row in sorted(rows, key=lambda r: r[3]):
+            _, attr, ds, t, observed, created, modified, body = row
+            if compacted:
+                created = modified = t
+            by_attr.setdefault(hash(attr), []).append(
+                record(attr, ds, t, observed, created, modified, body))
+        return _shape(merge_series({}, by_attr, w))
+
+    for compacted in (False, True):
+        if compacted:
+            while hist(store).compact(BASE + 60 * DAY, max_records=70):
+                pass
+            assert hist(store).history_size().tail_records == 0
+        for eid in (E1, E2):
+            for w in windows:
+                expected = reference(eid, w, compacted)
+                assert _shape(hist(store).history("", eid, w)) == expected, (compacted, w)
+                frames = hist(store).history_frames("", eid, w)
+                assert _shape(to_history(frames)) == expected, (compacted, w)
