@@ -13,6 +13,7 @@ dead letters live beside them, with their reason, until replayed.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -36,6 +37,10 @@ class Inbox(Protocol):
 
         Raises ServiceUnavailable at once when the backlog is full (back-pressure).
         """
+        ...
+
+    def accept_soon(self, records: Sequence[Uplink]) -> asyncio.Future[Accepted]:
+        """``accept`` from an event loop: an asyncio future of the running loop."""
         ...
 
     def pending(self, limit: int) -> list[tuple[int, Uplink]]:

@@ -10,6 +10,8 @@ connection: WAL lets them run beside the writer.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import queue
 import sqlite3
@@ -84,12 +86,18 @@ _IN_CHUNK = 500  # dedup keys per IN (...) look-up
 class _Insert:
     """An ``accept`` job: its rows are written with every other one of the group,
     by one look-up of the known keys and one ``executemany`` (not three statements
-    per record as a savepointed job would cost)."""
+    per record as a savepointed job would cost). It is answered either through a
+    thread future or, for callers on an event loop, through an asyncio future
+    settled on that loop (one wake-up of the loop per group, not per job)."""
 
-    __slots__ = ("rows",)  # (dedup key, body, DevEUI, accepted at)
+    __slots__ = ("loop", "rows", "waiter")  # rows: (dedup key, body, DevEUI, accepted at)
 
-    def __init__(self, rows: list[tuple[str, bytes, str, str]]) -> None:
+    def __init__(self, rows: list[tuple[str, bytes, str, str]],
+                 loop: asyncio.AbstractEventLoop | None = None,
+                 waiter: asyncio.Future[Accepted] | None = None) -> None:
         self.rows = rows
+        self.loop = loop
+        self.waiter = waiter
 
 
 def inbox_path(database_url: str, explicit: str = "") -> Path:
@@ -123,7 +131,7 @@ class SQLiteInbox:
         self._wake = threading.Event()
         if self._backlog:
             self._wake.set()
-        self._jobs: queue.SimpleQueue[tuple[Job | _Insert, Future[Any]] | None] = (
+        self._jobs: queue.SimpleQueue[tuple[Job | _Insert, Future[Any] | None] | None] = (
             queue.SimpleQueue())
         self._closed = False
         self._thread = threading.Thread(target=self._run, name="bocage-inbox-writer",
@@ -139,11 +147,21 @@ class SQLiteInbox:
 
     # -- writer thread -------------------------------------------------------
 
-    def _submit(self, job: Job | _Insert) -> Future[Any]:
+    def _submit(self, job: Job | _Insert, fut: Future[Any] | None = None) -> Future[Any] | None:
+        """Queue a job; a plain job gets a fresh future (returned)."""
         if self._closed:
+            if isinstance(job, _Insert):
+                with self._count_lock:
+                    self._inflight -= len(job.rows)
             raise ServiceUnavailable("the inbox is closed")
-        fut: Future[Any] = Future()
+        if fut is None and not isinstance(job, _Insert):
+            fut = Future()
         self._jobs.put((job, fut))
+        return fut
+
+    def _run_job(self, job: Job) -> Future[Any]:
+        fut = self._submit(job)
+        assert fut is not None
         return fut
 
     def _run(self) -> None:
@@ -164,17 +182,19 @@ class SQLiteInbox:
                 group.append(nxt)
             self._commit(group)
 
-    def _commit(self, group: list[tuple[Job | _Insert, Future[Any]]]) -> None:
+    def _commit(self, group: list[tuple[Job | _Insert, Future[Any] | None]]) -> None:
         conn = self._writer
         results: list[tuple[Future[Any], bool, Any]] = []
         inserts = [(job, fut) for job, fut in group if isinstance(job, _Insert)]
+        answers: list[tuple[_Insert, Accepted]] = []
         try:
             conn.execute("BEGIN IMMEDIATE")
             if inserts:  # records first: a marker job of this group never refers to them
-                results.extend(_insert(conn, inserts))
+                answers = _insert(conn, [job for job, _ in inserts])
             for job, fut in group:
                 if isinstance(job, _Insert):
                     continue
+                assert fut is not None
                 conn.execute("SAVEPOINT job")
                 try:
                     results.append((fut, True, job(conn)))
@@ -189,19 +209,71 @@ class SQLiteInbox:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
             err = ServiceUnavailable(f"the inbox cannot write: {exc}", retry_after=5)
-            for _, fut in group:
-                fut.set_exception(err)
+            self._answer([(job, err) for job, _ in inserts],
+                         {id(job): fut for job, fut in inserts})
+            for job, fut in group:
+                if not isinstance(job, _Insert):
+                    assert fut is not None
+                    fut.set_exception(err)
             return
+        if inserts:
+            self._answer(answers, {id(job): fut for job, fut in inserts})
         for fut, ok, value in results:
             if ok:
                 fut.set_result(value)
             else:
                 fut.set_exception(ServiceUnavailable(f"the inbox cannot write: {value}"))
 
+    def _answer(self, answers: Sequence[tuple[_Insert, Accepted | BaseException]],
+                futures: dict[int, Future[Any] | None]) -> None:
+        """Count what a group stored, wake the pipeline once, answer each accept:
+        thread futures one by one, asyncio futures with one call per event loop."""
+        rows = stored = 0
+        for job, answer in answers:
+            rows += len(job.rows)
+            if isinstance(answer, Accepted):
+                stored += answer.stored
+        with self._count_lock:
+            self._inflight -= rows
+            self._backlog += stored
+        if stored:
+            self._wake.set()
+        loops: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future[Accepted],
+                                                          Accepted | BaseException]]] = {}
+        for job, answer in answers:
+            if job.loop is not None and job.waiter is not None:
+                loops.setdefault(job.loop, []).append((job.waiter, answer))
+                continue
+            fut = futures[id(job)]
+            assert fut is not None
+            if isinstance(answer, BaseException):
+                fut.set_exception(answer)
+            else:
+                fut.set_result(answer)
+        for loop, waiters in loops.items():
+            with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits any more
+                loop.call_soon_threadsafe(_settle, waiters)
+
     # -- accept --------------------------------------------------------------
 
     def accept(self, records: Sequence[Uplink]) -> Future[Accepted]:
+        fut: Future[Accepted] = Future()
+        self._submit(self._insert_job(records), fut)
+        return fut
+
+    def accept_soon(self, records: Sequence[Uplink]) -> asyncio.Future[Accepted]:
+        """``accept`` for a caller on an event loop: an asyncio future of that loop."""
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[Accepted] = loop.create_future()
+        job = self._insert_job(records)
+        job.loop, job.waiter = loop, waiter
+        self._submit(job, None)
+        return waiter
+
+    def _insert_job(self, records: Sequence[Uplink]) -> _Insert:
         n = len(records)
+        if self._closed:
+            raise ServiceUnavailable("the inbox is closed")
         with self._count_lock:
             if self._backlog + self._inflight + n > self._max_backlog:
                 raise ServiceUnavailable(
@@ -209,18 +281,7 @@ class SQLiteInbox:
                     retry_after=2)
             self._inflight += n
         at = self._now()
-        fut: Future[Accepted] = self._submit(
-            _Insert([(r.dedup_key, r.to_json(), r.dev_eui, at) for r in records]))
-        fut.add_done_callback(lambda done: self._accepted(done, n))
-        return fut
-
-    def _accepted(self, done: Future[Accepted], n: int) -> None:
-        with self._count_lock:
-            self._inflight -= n
-            if done.exception() is None:
-                self._backlog += done.result().stored
-        if done.exception() is None and done.result().stored:
-            self._wake.set()
+        return _Insert([(r.dedup_key, r.to_json(), r.dev_eui, at) for r in records])
 
     def backlog(self) -> int:
         with self._count_lock:
@@ -264,7 +325,7 @@ class SQLiteInbox:
                 self._backlog = done.result()
             out.set_result(None)
 
-        self._submit(job).add_done_callback(moved)
+        self._run_job(job).add_done_callback(moved)
         return out
 
     # -- a device's records, pruning -----------------------------------------
@@ -310,7 +371,7 @@ class SQLiteInbox:
                     "DELETE FROM records WHERE seq IN (SELECT seq FROM records WHERE seq <= ? "
                     "ORDER BY seq LIMIT ?)", (cutoff, _PRUNE_CHUNK)).rowcount
 
-            n = int(self._submit(job).result())
+            n = int(self._run_job(job).result())
             deleted += n
             if n < _PRUNE_CHUNK:
                 return deleted
@@ -361,7 +422,7 @@ class SQLiteInbox:
                              "attempts = attempts + 1 WHERE id = ?",
                              (failure.reason, failure.detail, at, letter_id))
 
-        return self._submit(job)
+        return self._run_job(job)
 
     def close(self) -> None:
         if self._closed:
@@ -392,10 +453,9 @@ def _migrate(conn: sqlite3.Connection) -> None:
         conn.execute("COMMIT")
 
 
-def _insert(conn: sqlite3.Connection, jobs: list[tuple[_Insert, Future[Any]]],
-            ) -> list[tuple[Future[Any], bool, Any]]:
+def _insert(conn: sqlite3.Connection, jobs: list[_Insert]) -> list[tuple[_Insert, Accepted]]:
     """Write the records of many accept jobs; each learns what it stored."""
-    keys = list({row[0] for job, _ in jobs for row in job.rows})
+    keys = list({row[0] for job in jobs for row in job.rows})
     known: set[str] = set()
     for i in range(0, len(keys), _IN_CHUNK):
         chunk = keys[i:i + _IN_CHUNK]
@@ -403,9 +463,9 @@ def _insert(conn: sqlite3.Connection, jobs: list[tuple[_Insert, Future[Any]]],
             f"SELECT dedup_key FROM records WHERE dedup_key IN ({','.join('?' * len(chunk))})",
             chunk))
     new_rows: list[tuple[str, bytes, str, str]] = []
-    out: list[tuple[Future[Any], bool, Any]] = []
+    out: list[tuple[_Insert, Accepted]] = []
     days: dict[str, list[int]] = {}  # day -> [stored, duplicates]
-    for job, fut in jobs:
+    for job in jobs:
         stored = 0
         for row in job.rows:
             tally = days.setdefault(row[3][:10], [0, 0])
@@ -416,11 +476,22 @@ def _insert(conn: sqlite3.Connection, jobs: list[tuple[_Insert, Future[Any]]],
                 tally[0] += 1
             else:
                 tally[1] += 1
-        out.append((fut, True, Accepted(stored=stored, duplicates=len(job.rows) - stored)))
+        out.append((job, Accepted(stored=stored, duplicates=len(job.rows) - stored)))
     conn.executemany("INSERT INTO records (dedup_key, body, dev_eui, accepted_at) "
                      "VALUES (?, ?, ?, ?)", new_rows)
     conn.executemany(_COUNT_DAY, [(day, a, b) for day, (a, b) in days.items()])
     return out
+
+
+def _settle(waiters: list[tuple[asyncio.Future[Accepted], Accepted | BaseException]]) -> None:
+    """On the event loop: answer the accepts of one group commit."""
+    for waiter, answer in waiters:
+        if waiter.done():  # the caller gave up (its request was cancelled)
+            continue
+        if isinstance(answer, BaseException):
+            waiter.set_exception(answer)
+        else:
+            waiter.set_result(answer)
 
 
 def _letter_filter(query: DeadLetterQuery) -> tuple[str, list[Any]]:

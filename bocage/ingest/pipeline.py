@@ -8,10 +8,10 @@ raises :class:`Rejected` with a dead-letter reason. The worker does the I/O.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from bocage.codecs.model import NETWORK_DECODED, ModelSpec
-from bocage.codecs.registry import CodecError, CodecRegistry, CodecTimeout
+from bocage.codecs.registry import Codec, CodecError, CodecTimeout
 from bocage.devices.records import DeviceRecord
 from bocage.ingest import deadletters as reasons
 from bocage.ingest.normalise import OutOfRange, normalise
@@ -22,6 +22,12 @@ READINGS = "csv"
 
 #: device events that change an entity; the others are only recorded in the inbox
 EFFECTIVE_EVENTS = frozenset({UP, "status", "location"})
+
+
+class Codecs(Protocol):
+    """Where codecs are found by id (a :class:`CodecRegistry`, or a batch's view of it)."""
+
+    def get(self, codec_id: str) -> Codec | None: ...
 
 
 class Rejected(Exception):
@@ -36,6 +42,9 @@ class Patch:
     entity_id: str
     #: concise NGSI-LD body (id, type, attributes in short terms)
     body: dict[str, Any]
+    #: False for the Device entity: the catalogue creates it, and an uplink that
+    #: finds it deleted must not bring it back (the record becomes a dead letter)
+    create: bool = True
 
 
 def needs_device(record: Uplink) -> bool:
@@ -43,7 +52,7 @@ def needs_device(record: Uplink) -> bool:
 
 
 def process(record: Uplink, device: DeviceRecord | None, model: ModelSpec | None,
-            codecs: CodecRegistry) -> list[Patch]:
+            codecs: Codecs) -> list[Patch]:
     if not needs_device(record):
         return []
     if device is None:
@@ -54,13 +63,13 @@ def process(record: Uplink, device: DeviceRecord | None, model: ModelSpec | None
     if record.event == "status":
         if record.battery is not None:
             device_body["batteryLevel"] = _prop(record.battery, at, "C62")
-        return [Patch(device.id, device_body)]
+        return [Patch(device.id, device_body, create=False)]
     if record.event == "location":
         assert record.decoded is not None
         point = {"type": "Point",
                  "coordinates": [record.decoded["longitude"], record.decoded["latitude"]]}
         device_body["location"] = {"type": "GeoProperty", "value": point, "observedAt": at}
-        return [Patch(device.id, device_body)]
+        return [Patch(device.id, device_body, create=False)]
     if model is None:
         raise Rejected(reasons.UNKNOWN_MODEL,
                        f"device {device.dev_eui} names model {device.model!r}, which is unknown")
@@ -79,17 +88,17 @@ def process(record: Uplink, device: DeviceRecord | None, model: ModelSpec | None
         device_body["snr"] = _prop(record.radio.snr, at, "2N")    # dB
     if device.asset_id == device.id:
         # equipment that reports about itself (a camera's heartbeat): one entity
-        return [Patch(device.id, {**device_body, **asset_attrs})]
+        return [Patch(device.id, {**device_body, **asset_attrs}, create=False)]
     asset_body: dict[str, Any] = {
         "id": device.asset_id, "type": model.target_type,
         "refDevice": {"type": "Relationship", "object": device.id},
         **asset_attrs,
     }
-    return [Patch(device.asset_id, asset_body), Patch(device.id, device_body)]
+    return [Patch(device.asset_id, asset_body), Patch(device.id, device_body, create=False)]
 
 
 def _decode(record: Uplink, device: DeviceRecord, model: ModelSpec,
-            codecs: CodecRegistry) -> dict[str, Any]:
+            codecs: Codecs) -> dict[str, Any]:
     if model.codec == NETWORK_DECODED:
         if record.decoded is None:
             raise Rejected(reasons.CODEC_ERROR, "model relies on the network server's "

@@ -8,6 +8,7 @@ served without a lifespan (some tests) still ingests.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import threading
@@ -19,6 +20,7 @@ from bocage.devices.catalogue import Catalogue
 from bocage.domain.errors import ResourceNotFound
 from bocage.domain.terms import Terms
 from bocage.domain.timefmt import format_utc, parse_datetime
+from bocage.ingest.catalogue_cache import CatalogueCache
 from bocage.ingest.deadletters import REPLAYED, DeadLetter
 from bocage.ingest.inbox import Accepted, Inbox
 from bocage.ingest.inbox_sqlite import SQLiteInbox, inbox_path
@@ -29,6 +31,7 @@ from bocage.jscodec.library import JsCodecLibrary
 from bocage.jscodec.sandbox import Limits, Sandbox
 from bocage.settings import Settings
 from bocage.storage.base import Store
+from bocage.storage.observed import ObservedStore
 
 log = logging.getLogger("bocage.ingest")
 
@@ -47,7 +50,11 @@ class Ingestion:
         self.codecs = codecs if codecs is not None else builtin_registry().with_resolver(
             self.js_codecs.codec)
         self.catalogue = Catalogue(store, terms, self.codecs, now)
-        self.pipeline = Pipeline(store, self.catalogue, self.codecs, terms, now)
+        cache = None
+        if isinstance(store, ObservedStore):  # it tells the cache what changes
+            cache = CatalogueCache(self.catalogue, terms)
+            store.listeners = (*store.listeners, cache)
+        self.pipeline = Pipeline(store, self.catalogue, self.codecs, terms, now, cache)
         self._now = now
         #: the clock (ISO UTC string), for connectors that need a reception time
         self.now = now
@@ -114,6 +121,10 @@ class Ingestion:
 
     def accept(self, records: Sequence[Uplink]) -> Future[Accepted]:
         return self.inbox.accept(records)
+
+    def accept_soon(self, records: Sequence[Uplink]) -> asyncio.Future[Accepted]:
+        """``accept`` from the event loop (answered on it, once committed)."""
+        return self.inbox.accept_soon(records)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         self.start()

@@ -12,15 +12,17 @@ import logging
 import threading
 import time
 from collections.abc import Callable
+from typing import Protocol
 
 from bocage.codecs.model import ModelSpec
-from bocage.codecs.registry import CodecRegistry
+from bocage.codecs.registry import Codec, CodecRegistry
 from bocage.devices.catalogue import TENANT, Catalogue
 from bocage.devices.records import DeviceRecord
 from bocage.domain.errors import BocageError, ServiceUnavailable
 from bocage.domain.terms import Terms
 from bocage.ingest import deadletters as reasons
 from bocage.ingest.apply import to_mutation
+from bocage.ingest.catalogue_cache import CatalogueCache
 from bocage.ingest.deadletters import NewDeadLetter
 from bocage.ingest.inbox import Inbox
 from bocage.ingest.outcomes import Outcome, outcomes
@@ -36,9 +38,12 @@ class Pipeline:
     """Records -> mutations (+ dead letters); shared by the worker and replays."""
 
     def __init__(self, store: Store, catalogue: Catalogue, codecs: CodecRegistry,
-                 terms: Terms, now: Callable[[], str]) -> None:
+                 terms: Terms, now: Callable[[], str],
+                 cache: CatalogueCache | None = None) -> None:
         self.store = store
         self.catalogue = catalogue
+        #: devices and models kept between batches (None: read each batch)
+        self.cache = cache
         self.codecs = codecs
         self.terms = terms
         self.now = now
@@ -47,12 +52,12 @@ class Pipeline:
 
     def plan(self, seq: int, record: Uplink,
              seen: _Seen | None = None) -> list[Mutation] | NewDeadLetter:
-        seen = seen if seen is not None else _Seen(self.catalogue)
+        seen = seen if seen is not None else self._seen()
         try:
             device = seen.device(record.dev_eui) if (
                 needs_device(record) and record.dev_eui) else None
             model = seen.model(device.model) if device is not None else None
-            patches = process(record, device, model, self.codecs)
+            patches = process(record, device, model, seen)
             now = self.now()
             return [to_mutation(p, self.terms, now) for p in patches]
         except Rejected as exc:
@@ -67,7 +72,7 @@ class Pipeline:
         dead: list[NewDeadLetter] = []
         mutations: list[Mutation] = []
         owners: list[tuple[int, Uplink]] = []
-        seen = _Seen(self.catalogue)  # one look-up per device and model per batch
+        seen = self._seen()  # one look-up per device, model and codec per batch
         for seq, record in batch:
             planned = self.plan(seq, record, seen)
             if isinstance(planned, NewDeadLetter):
@@ -87,18 +92,38 @@ class Pipeline:
             listener([record for _, record in batch])
         return sorted(dead, key=lambda d: d.seq)
 
+    def _seen(self) -> _Seen:
+        return _Seen(self.cache if self.cache is not None else self.catalogue, self.codecs)
+
+
+class _Lookup(Protocol):
+    def device(self, eui: str) -> DeviceRecord | None: ...
+
+    def model(self, ident: str) -> ModelSpec | None: ...
+
 
 class _Seen:
-    """The catalogue as one batch sees it: each device and model read once.
+    """The catalogue and the codecs as one batch sees them: each device, model and
+    codec looked up once.
 
     A batch is planned in a few milliseconds; a catalogue change lands between
     two batches, as it would between two uplinks.
     """
 
-    def __init__(self, catalogue: Catalogue) -> None:
+    def __init__(self, catalogue: _Lookup, codecs: CodecRegistry) -> None:
         self._catalogue = catalogue
+        self._codecs = codecs
         self._devices: dict[str, DeviceRecord | None] = {}
         self._models: dict[str, ModelSpec | None] = {}
+        self._codec_of: dict[str, Codec | None] = {}
+
+    def get(self, codec_id: str) -> Codec | None:
+        """A codec by id (JavaScript codecs are resolved from the catalogue)."""
+        try:
+            return self._codec_of[codec_id]
+        except KeyError:
+            found = self._codec_of[codec_id] = self._codecs.get(codec_id)
+            return found
 
     def device(self, eui: str) -> DeviceRecord | None:
         try:

@@ -146,3 +146,23 @@ def test_an_inbox_file_of_the_first_release_is_migrated(tmp_path: Path) -> None:
     inbox.mark_processed(1, []).result()
     assert inbox.prune("2030-01-02T00:00:00.000Z") == 1  # its receivedAt stands in
     inbox.close()
+
+
+def test_accepts_from_an_event_loop_are_answered_on_it_once_committed(tmp_path: Path) -> None:
+    import asyncio
+
+    inbox = open_inbox(tmp_path, max_backlog=10_000)
+
+    async def main() -> list[tuple[int, int]]:
+        waiters = [inbox.accept_soon([rec(i), rec(i + 1)]) for i in range(0, 200, 2)]
+        waiters.append(inbox.accept_soon([rec(0)]))  # a duplicate
+        done = await asyncio.gather(*waiters)
+        return [(a.stored, a.duplicates) for a in done]
+
+    answers = asyncio.run(main())
+    assert answers[:-1] == [(2, 0)] * 100 and answers[-1] == (0, 1)
+    assert inbox.backlog() == 200
+    inbox.close()
+    again = open_inbox(tmp_path)  # committed before answered: all there after reopening
+    assert len(again.pending(1000)) == 200
+    again.close()
