@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from typing import Any, Protocol
 
 from bocage.domain.entity import Entity
@@ -65,6 +65,18 @@ def _capture(seen: list[Any], index: int, fn: MutationFn) -> MutationFn:
     return observed
 
 
+def _settle(future: Future[list[MutationResult]], results: list[MutationResult] | None = None,
+            exc: BaseException | None = None) -> None:
+    """Complete ``future`` unless its caller cancelled it meanwhile."""
+    try:
+        if exc is not None:
+            future.set_exception(exc)
+        else:
+            future.set_result(results or [])
+    except InvalidStateError:  # cancelled (or already settled) since
+        pass
+
+
 class ObservedStore:
     """A :class:`Store` around another, reporting committed changes to ``listeners``
     (subscriptions, supervision...); a write completes once every listener that
@@ -85,9 +97,11 @@ class ObservedStore:
         outer: Future[list[MutationResult]] = Future()
 
         def committed(done: Future[list[MutationResult]]) -> None:
+            if outer.cancelled():  # the caller gave up waiting (nothing to tell it)
+                return
             exc = done.exception()
             if exc is not None:
-                outer.set_exception(exc)
+                _settle(outer, exc=exc)
                 return
             results = done.result()
             changes: list[Changed] = [
@@ -97,7 +111,7 @@ class ObservedStore:
                 and not (seen[i] is None and result is None)
             ]
             if not changes:
-                outer.set_result(results)
+                _settle(outer, results)
                 return
             waiting = [len(wanted)]
             lock = threading.Lock()
@@ -106,8 +120,8 @@ class ObservedStore:
                 with lock:
                     waiting[0] -= 1
                     last = waiting[0] == 0
-                if last and not outer.done():
-                    outer.set_result(results)
+                if last:
+                    _settle(outer, results)
 
             for listener in wanted:
                 try:

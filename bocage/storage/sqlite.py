@@ -44,6 +44,7 @@ from bocage.storage.history_rows import StoredRows, tail_row
 from bocage.storage.retention_job import Dialect, policy_row, row_policy
 from bocage.storage.retention_job import step as retention_step
 from bocage.storage.sqlite_apply import Interner, apply_mutations, flush_stats
+from bocage.storage.sqlite_coalesce import Coalescer
 from bocage.storage.sqlite_history import (
     DIALECT,
     compact_tail,
@@ -124,6 +125,12 @@ class SQLiteStore:
             conn, flush_stats, group_commit_ms, queue_size, on_rollback=interner.forget
         )
 
+        def apply(conn: sqlite3.Connection, tenant: str, batch: list[Mutation],
+                  stats: Counter[Any]) -> list[MutationResult]:
+            return apply_mutations(conn, interner, tenant, batch, stats, history)
+
+        self._entity_writes = Coalescer(self._writer, apply, interner.forget, queue_size)
+
     # ------------------------------------------------------------------ writes
 
     def apply(self, tenant: str, mutations: Sequence[Mutation]) -> list[MutationResult]:
@@ -135,12 +142,7 @@ class SQLiteStore:
             done: Future[list[MutationResult]] = Future()
             done.set_result([])
             return done
-        interner, history = self._interner, self._history
-
-        def job(conn: sqlite3.Connection, stats: Counter[Any]) -> list[MutationResult]:
-            return apply_mutations(conn, interner, tenant, batch, stats, history)
-
-        return self._writer.enqueue(job, weight=len(batch))
+        return self._entity_writes.submit(tenant, batch)
 
     # ------------------------------------------------------------------- reads
 
