@@ -17,7 +17,7 @@ import logging
 import sqlite3
 from collections import Counter
 from collections.abc import Sequence
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import orjson
 
@@ -26,7 +26,7 @@ from bocage.domain.errors import BocageError
 from bocage.storage.base import DELETE, Mutation, MutationResult
 from bocage.storage.history_rows import TailRow, entity_head, written_instances
 from bocage.storage.sqlite_history import write_heads, write_tail
-from bocage.storage.sqlite_index import EMPTY, GeoRow, IndexRows, index_rows
+from bocage.storage.sqlite_index import EMPTY, GeoRow, IndexRows, index_delta
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +108,9 @@ def apply_mutations(
     results: list[MutationResult] = []
     recorded: list[TailRow] = []
     heads: list[tuple[str, bytes]] = []  # entities deleted: their head, for history
-    touched: dict[int, list[IndexRows]] = {}  # pk -> [rows before the job, rows now]
+    # pk -> [entity before the job, entity now, index rows (before, now) or None
+    # when several mutations touched it: then taken from both ends at the end]
+    touched: dict[int, list[Any]] = {}
     tid = interner.tenant(conn, tenant, create=False)
     # The job's view of each entity it touches: (pk, stored blob), or None when
     # absent. One SELECT for the whole job, and the rows are written at its end
@@ -119,18 +121,18 @@ def apply_mutations(
     for mutation in mutations:
         entity_id = mutation.entity_id
         row = state.get(entity_id)
-        # a fresh decode per mutation: a function may keep (not modify) what it gets
+        # a fresh decode per mutation: a function may keep (not modify) what it gets;
+        # and one for the index and history, in case it modified it nonetheless
         current: Entity | None = orjson.loads(row[1]) if row else None
-        if row and row[0] not in touched:
-            rows = index_rows(current) if current is not None else EMPTY
-            touched[row[0]] = [rows, rows]
+        pristine: Entity | None = orjson.loads(row[1]) if row else None
         try:
             outcome = mutation.fn(current)
-            if outcome is DELETE:
-                blob, after = b"", EMPTY
-            else:  # encode and index before writing: a bad entity writes nothing
-                blob = _encode(outcome, entity_id)
-                after = index_rows(outcome)  # type: ignore[arg-type]  # a dict, checked
+            written: Entity | None = None
+            blob = b""
+            if outcome is not DELETE:  # encode and index before writing: a bad entity
+                blob = _encode(outcome, entity_id)  # writes nothing
+                written = cast(Entity, outcome)  # a dict: _encode checked
+            rows = index_delta(pristine, written)
         except BocageError as exc:
             results.append(exc)
             continue
@@ -140,16 +142,16 @@ def apply_mutations(
             error.__cause__ = exc
             results.append(error)
             continue
-        if outcome is DELETE:
+        if written is None:
             if row:
-                if history and current is not None:
-                    heads.append((entity_id, entity_head(current)))
+                if history and pristine is not None:
+                    heads.append((entity_id, entity_head(pristine)))
                 writes.delete(row[0])
-                touched[row[0]][1] = EMPTY
+                _touch(touched, row[0], pristine, None, rows)
                 state[entity_id] = None
             results.append(None)
             continue
-        entity: Entity = outcome  # type: ignore[assignment]  # DELETE handled above
+        entity: Entity = written
         created, modified = entity.get("createdAt"), entity.get("modifiedAt")
         if row:
             pk = row[0]
@@ -159,11 +161,10 @@ def apply_mutations(
                 tid = interner.tenant(conn, tenant, create=True)
                 assert tid is not None
             pk = writes.insert(conn, interner, tid, entity_id, blob, created, modified)
-            touched[pk] = [EMPTY, EMPTY]
+        _touch(touched, pk, pristine, entity, rows)
         state[entity_id] = (pk, blob)
-        touched[pk][1] = after
         if history:
-            recorded += written_instances(entity_id, current, entity)
+            recorded += written_instances(entity_id, pristine, entity)
         results.append(entity)
     writes.run(conn)
     if tid is not None:
@@ -173,6 +174,16 @@ def apply_mutations(
         if heads:
             write_heads(conn, tid, heads)
     return results
+
+
+def _touch(touched: dict[int, list[Any]], pk: int, before: Entity | None,
+           after: Entity | None, rows: tuple[IndexRows, IndexRows]) -> None:
+    entry = touched.get(pk)
+    if entry is None:
+        touched[pk] = [before, after, rows]
+    else:  # touched again in this job: index from the state before the job
+        entry[1] = after
+        entry[2] = None
 
 
 #: Ids per ``IN (...)`` list: well under SQLITE_MAX_VARIABLE_NUMBER (999 before 3.32).
@@ -285,7 +296,7 @@ def _write_index(
     conn: sqlite3.Connection,
     interner: Interner,
     tid: int,
-    touched: dict[int, list[IndexRows]],
+    touched: dict[int, list[Any]],
     stats: Counter[Any],
 ) -> None:
     known = interner.names
@@ -296,9 +307,11 @@ def _write_index(
 
     gone: dict[str, list[tuple[Any, ...]]] = {t: [] for t in _TABLES}
     new: dict[str, list[tuple[Any, ...]]] = {t: [] for t in _TABLES}
-    geo_gone: list[tuple[int]] = []
+    geo_gone_all: list[tuple[int]] = []  # pk: every box of the entity
+    geo_gone: list[tuple[int, int]] = []  # (pk, nid): the boxes of one attribute
     geo_new: list[tuple[int, int, GeoRow]] = []  # (nid, pk, box)
-    for pk, (before, after) in touched.items():
+    for pk, (first, last, rows) in touched.items():
+        before, after = rows if rows is not None else index_delta(first, last)
         if before is after:
             continue
         if before is EMPTY:  # a new entity (the common bulk case): no difference to take
@@ -319,8 +332,12 @@ def _write_index(
         gone["txts"] += [(tid, nid(n), v, pk) for n, v in before.txts - after.txts]
         new["txts"] += [(tid, nid(n), v, pk) for n, v in after.txts - before.txts]
         if before.geos != after.geos:
-            if before.geos:
-                geo_gone.append((pk,))
+            # the boxes of the attributes in the rows: all of them for an entity
+            # rewritten whole, the changed ones only for an update (index_delta)
+            if after is EMPTY:
+                geo_gone_all.append((pk,))
+            else:
+                geo_gone += [(pk, nid(n)) for n in {g[0] for g in before.geos + after.geos}]
             geo_new += [(nid(g[0]), pk, g) for g in after.geos]
         for fact in before.facts - after.facts:
             stats[(tid, *fact)] -= 1
@@ -335,26 +352,35 @@ def _write_index(
             # B-tree page rather than one page per attribute name.
             rows.sort()
             conn.executemany(_INSERT[table], rows)
-    _write_geo(conn, interner, tid, geo_gone, geo_new)
+    _write_geo(conn, interner, tid, geo_gone_all, geo_gone, geo_new)
 
 
 def _write_geo(
     conn: sqlite3.Connection,
     interner: Interner,
     tid: int,
-    gone: list[tuple[int]],
+    gone_all: list[tuple[int]],
+    gone: list[tuple[int, int]],
     new: list[tuple[int, int, GeoRow]],
 ) -> None:
-    """Replace the boxes of the entities in ``gone`` and add ``new`` ones.
+    """Remove every box of the entities in ``gone_all``, the boxes of the
+    (entity, attribute) pairs in ``gone``, and add ``new`` ones.
 
     geo_index ids come from the Interner, so that both tables are filled by
     one executemany each.
     """
+    if gone_all:
+        conn.executemany(
+            "DELETE FROM geo_rtree WHERE id IN (SELECT id FROM geo_index WHERE pk = ?)",
+            gone_all,
+        )
+        conn.executemany("DELETE FROM geo_index WHERE pk = ?", gone_all)
     if gone:
         conn.executemany(
-            "DELETE FROM geo_rtree WHERE id IN (SELECT id FROM geo_index WHERE pk = ?)", gone
+            "DELETE FROM geo_rtree WHERE id IN"
+            " (SELECT id FROM geo_index WHERE pk = ? AND nid = ?)", gone
         )
-        conn.executemany("DELETE FROM geo_index WHERE pk = ?", gone)
+        conn.executemany("DELETE FROM geo_index WHERE pk = ? AND nid = ?", gone)
     if not new:
         return
     first = interner.take_ids(conn, "geo_index", len(new))

@@ -48,6 +48,39 @@ def entity_types(entity: Entity) -> list[str]:
     return [t for t in raw if isinstance(t, str)]
 
 
+def index_delta(before: Entity | None, after: Entity | None) -> tuple[IndexRows, IndexRows]:
+    """Rows of ``before`` and of ``after`` such that their difference is the
+    difference of the full rows of both entities.
+
+    Only attributes that differ are indexed when the types are the same (a value
+    update indexes one attribute, not the whole entity twice): every row, box
+    and fact but the type ones belongs to exactly one attribute (the writer
+    replaces the boxes of the attributes named in the rows, see sqlite_apply).
+    """
+    if before is None:
+        return EMPTY, EMPTY if after is None else index_rows(after)
+    if after is None:
+        return index_rows(before), EMPTY
+    types = before.get("type")
+    if types != after.get("type"):
+        return index_rows(before), index_rows(after)
+    old: Entity = {"type": types}
+    new: Entity = {"type": types}
+    for name, insts in after.items():
+        if name not in ENTITY_KEYS:
+            prior = before.get(name)
+            if prior is not insts and prior != insts:
+                new[name] = insts
+                if prior is not None:
+                    old[name] = prior
+    for name, insts in before.items():
+        if name not in ENTITY_KEYS and name not in after:
+            old[name] = insts
+    if len(old) == 1 and len(new) == 1:
+        return EMPTY, EMPTY
+    return index_rows(old), index_rows(new)
+
+
 def index_rows(entity: Entity) -> IndexRows:
     types = frozenset(entity_types(entity))
     names: set[str] = set()
@@ -147,6 +180,14 @@ _WORLD: Final = (-1e30, 1e30, -1e30, 1e30)
 
 
 def _bbox(geometry: dict[str, Any]) -> tuple[float, float, float, float]:
+    if geometry.get("type") == "Point":  # most geometries: no walk, no lists
+        position = geometry.get("coordinates")
+        if type(position) is list and len(position) >= 2:
+            x, y = position[0], position[1]
+            if type(x) in (int, float) and type(y) in (int, float):
+                fx, fy = float(x), float(y)
+                if math.isfinite(fx) and math.isfinite(fy):
+                    return fx, fx, fy, fy
     try:
         minx, miny, maxx, maxy = (float(v) for v in geometry_bbox(geometry))
     except Exception:
