@@ -44,11 +44,10 @@ def _stamp_instance(inst: Instance, now: str, created: str | None) -> None:
 
 def _fresh_instance(inst: Instance, now: str) -> Instance:
     """A copy of ``inst`` and its sub-attributes, all stamped ``now``."""
-    out = {
-        key: _fresh_instance(sub, now) if key not in INSTANCE_KEYS and isinstance(sub, dict)
-        else sub
-        for key, sub in inst.items()
-    }
+    out = dict(inst)
+    for key, sub in inst.items():
+        if type(sub) is dict and key not in INSTANCE_KEYS:  # a sub-attribute
+            out[key] = _fresh_instance(sub, now)
     out["createdAt"] = now
     out["modifiedAt"] = now
     return out
@@ -64,10 +63,10 @@ def _fresh(new: Entity, now: str) -> Entity:
     bulk upsert cheap (a deep copy cost as much as the rest of the mutation).
     Same result as stamping a deep copy of ``new``, key order included.
     """
-    out: Entity = {
-        key: val if key in ENTITY_KEYS else [_fresh_instance(inst, now) for inst in val]
-        for key, val in new.items()
-    }
+    out: Entity = dict(new)
+    for key, val in new.items():
+        if key not in ENTITY_KEYS:
+            out[key] = [_fresh_instance(inst, now) for inst in val]
     out["createdAt"] = now
     out["modifiedAt"] = now
     return out

@@ -36,9 +36,19 @@ def check_uri(value: object, what: str) -> str:
     return value
 
 
+#: names already found valid: bodies repeat the same few names over and over
+_GOOD_NAMES: set[str] = set()
+_GOOD_NAMES_MAX: Final = 4096
+
+
 def check_name(name: str, what: str = "attribute name") -> str:
+    if name in _GOOD_NAMES:
+        return name
     if not name or (_BAD_NAME.search(name) is not None and not _URI.match(name)):
         raise BadRequestData(f"invalid {what}: {name!r}")
+    if len(_GOOD_NAMES) >= _GOOD_NAMES_MAX:
+        _GOOD_NAMES.clear()
+    _GOOD_NAMES.add(name)
     return name
 
 
@@ -146,7 +156,10 @@ def parse_instance(
     """One attribute instance (normalized or concise)."""
     if depth > MAX_DEPTH:
         raise BadRequestData(f"attribute {name!r} nests sub-attributes too deeply")
-    if not isinstance(raw, dict) or (
+    declared = raw.get("type") if type(raw) is dict else None
+    if type(declared) is str and declared in ATTRIBUTE_TYPES:
+        pass  # normalized (the common case): no need to look for a concise form
+    elif not isinstance(raw, dict) or (
         "type" not in raw and _value_key_of(raw) is None
     ) or _is_geometry(raw):
         # concise form: a bare value
@@ -156,6 +169,7 @@ def parse_instance(
             raise BadRequestData(f"attribute {name!r} has a null value")
         concise = "GeoProperty" if name in GEO_NAMES or _is_geometry(raw) else "Property"
         raw = {"type": concise, "value": raw}
+    assert isinstance(raw, dict)
     kind = raw.get("type")
     if kind is None:
         key = _value_key_of(raw)
@@ -219,6 +233,8 @@ def _observed_at(value: object, name: str) -> str:
 
 
 def _parse_value(name: str, kind: str, value: Any, terms: Terms) -> Any:
+    if kind == "Property":
+        return value
     if kind == "GeoProperty":
         return validate_geometry(value)
     if kind == "Relationship":
