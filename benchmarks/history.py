@@ -143,7 +143,9 @@ def history_bytes(store: Store) -> dict[str, float]:
         finally:
             conn.close()
         tail = sizes.get("hist_tail", 0) + sizes.get("hist_tail_series", 0)
-        chunks = sizes.get("hist_chunks", 0)
+        # the table and its indexes, as pg_total_relation_size counts them on PostgreSQL
+        chunks = sum(v for k, v in sizes.items() if k.startswith(("hist_chunks",
+                                                                   "sqlite_autoindex_hist_chunks")))
         return {"tail": float(tail), "chunks": float(chunks)}
     conn_url = store._conninfo  # type: ignore[attr-defined]
     import psycopg

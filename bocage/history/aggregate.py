@@ -127,7 +127,7 @@ def summarize(points: Sequence[tuple[int, object]],
     n = len(readings)
     total: Number = _sum(readings)
     mean = total / n if n else 0.0
-    m2 = math.fsum((r - mean) ** 2 for r in readings) if n else 0.0
+    m2 = _fsum([(r - mean) * (r - mean) for r in readings]) if n else 0.0
     return Summary(
         count=len(points), n=n, total=total, sumsq=_sum([r * r for r in readings]),
         mean=float(mean), m2=m2,
@@ -141,7 +141,16 @@ def summarize(points: Sequence[tuple[int, object]],
 def _sum(readings: Sequence[Number]) -> Number:
     if all(type(r) is int for r in readings):
         return sum(readings)
-    return math.fsum(readings)
+    return _fsum(readings)
+
+
+def _fsum(values: Sequence[Number]) -> float:
+    """math.fsum, or the plain float sum (±inf, nan) when a partial sum overflows: a
+    reading near the float limits must not make compaction fail."""
+    try:
+        return math.fsum(values)
+    except OverflowError:
+        return float(sum(float(v) for v in values))
 
 
 def merge(a: Summary, b: Summary) -> Summary:

@@ -30,7 +30,7 @@ from bocage.history.codec import Point, decode_columns, encode_chunk
 from bocage.history.frame import to_history
 from bocage.storage.history_frames import frames_of
 from bocage.storage.history_rows import StoredRows
-from bocage.storage.history_tiers import dump, undump
+from bocage.storage.history_tiers import dump_chunk, undump, undump_chunk
 
 _OBSERVED: Final = ord("o")
 
@@ -125,8 +125,8 @@ def columns_of(rows: StoredRows, window: HistoryRange) -> list[Series]:
         entry[1].append(at)
         entry[2].append(inst.get(VALUE_KEY.get(kind, "value")))
     buckets: dict[tuple[int, str], list[Any]] = {}
-    for nid, ds, _, start, stop, data in rows.summaries:
-        kind, summary = undump(data)
+    for nid, ds, tier, start, stop, data in rows.summaries:
+        kind, summary = undump_chunk(data, start, stop - 1) if tier == "chunk" else undump(data)
         if (nid, ds) not in found:
             found[(nid, ds)] = (kind, [], [])
         buckets.setdefault((nid, ds), []).append((start, stop, summary))
@@ -143,14 +143,16 @@ def columns_of(rows: StoredRows, window: HistoryRange) -> list[Series]:
 
 
 def chunk_summary(records: Sequence[Record]) -> bytes | None:
-    """The summary a compacted chunk keeps beside its points (``history_tiers.dump``), so
-    that aggregations over whole periods need not decode it; None when one of its points
-    has no observedAt (its time would then not be on the default axis)."""
+    """The summary a compacted chunk keeps beside its points (``history_tiers.dump_chunk``),
+    so that aggregations over whole periods need not decode it; None when one of its
+    points has no observedAt (its time would then not be on the default axis)."""
     if not records or any(r.observed is None for r in records):
         return None
     kind = str(records[0].instance.get("type", "Property"))
     vkey = VALUE_KEY.get(kind, "value")
-    return dump(kind, summarize([(r.t, r.instance.get(vkey)) for r in records]))
+    points = [(r.t, r.instance.get(vkey)) for r in records]
+    return dump_chunk(kind, summarize(points), min(t for t, _ in points),
+                      max(t for t, _ in points))
 
 
 def summary_usable(t_min: int, t_max: int, window: HistoryRange) -> bool:

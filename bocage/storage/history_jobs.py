@@ -47,7 +47,7 @@ class Compactor:
         while not self._stop.is_set():
             n = self._store.compact(cutoff, self._step)
             moved += n
-            if n < self._step:
+            if n == 0:  # a step may stop short at a period's end: only 0 says done
                 break
         return moved
 

@@ -521,7 +521,7 @@ class PostgresStore:
 
         moved: int = self._writer.submit(job, weight=max_records)
         self._unvacuumed += moved
-        if moved < max_records and self._unvacuumed >= _VACUUM_TAIL_AFTER:
+        if moved == 0 and self._unvacuumed >= _VACUUM_TAIL_AFTER:
             self._vacuum_tail()
         return moved
 

@@ -273,14 +273,32 @@ def replace_record(
 
 
 def compact_tail(conn: Conn, tid: int, older_than: int, max_records: int, period_ms: int) -> int:
-    """One compaction step of one tenant (see ``sqlite_history.compact_tail``)."""
-    rows = conn.execute(
-        "SELECT seq, eid, nid, ds, t, observed, created, modified, body FROM hist_tail"
-        " WHERE tid = %s AND modified < %s ORDER BY seq LIMIT %s",
-        (tid, older_than, max(1, max_records)),
-    ).fetchall()
-    if not rows:
-        return 0
+    """One compaction step of one tenant (see ``sqlite_history.compact_tail``: the oldest
+    period first)."""
+    moved, budget = 0, max(1, max_records)
+    while moved < budget:
+        first = conn.execute("SELECT min(t) FROM hist_tail WHERE tid = %s AND modified < %s",
+                             (tid, older_than)).fetchone()
+        if first is None or first[0] is None:
+            break
+        left = budget - moved
+        rows = conn.execute(
+            "SELECT seq, eid, nid, ds, t, observed, created, modified, body FROM hist_tail"
+            " WHERE tid = %s AND modified < %s AND t < %s ORDER BY seq LIMIT %s",
+            (tid, older_than, period_start(first[0], period_ms) + period_ms, left + 1),
+        ).fetchall()
+        if len(rows) > left:
+            if moved:
+                break  # this period does not fit whole in the step: the next step's
+            rows = rows[:left]
+        if not rows:
+            break
+        _compact_rows(conn, tid, rows, period_ms)
+        moved += len(rows)
+    return moved
+
+
+def _compact_rows(conn: Conn, tid: int, rows: list[Any], period_ms: int) -> None:
     groups: dict[tuple[bytes, int, bytes, int], list[Record]] = {}
     for _, eid, nid, ds, t, observed, created, modified, body in rows:
         key = (bytes(eid), nid, bytes(ds), period_start(t, period_ms))
@@ -303,7 +321,6 @@ def compact_tail(conn: Conn, tid: int, older_than: int, max_records: int, period
             (*chunk, t_min, t_max, count, blob, chunk_summary(records)),
         )
     conn.execute("DELETE FROM hist_tail WHERE seq = ANY(%s::int8[])", ([r[0] for r in rows],))
-    return len(rows)
 
 
 def history_size(conn: Conn) -> tuple[int, int, int, int]:

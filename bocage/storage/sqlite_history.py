@@ -221,15 +221,35 @@ def replace_record(
 def compact_tail(
     conn: sqlite3.Connection, older_than: int, max_records: int, period_ms: int
 ) -> int:
-    """One compaction step: the oldest tail rows modified before ``older_than``
-    merged into their chunks (one per entity × attribute × dataset × period)."""
-    rows = conn.execute(
-        "SELECT seq, tid, eid, nid, ds, t, observed, created, modified, body FROM hist_tail"
-        " WHERE modified < ? ORDER BY seq LIMIT ?",
-        (older_than, max(1, max_records)),
-    ).fetchall()
-    if not rows:
-        return 0
+    """One compaction step: the oldest tail rows modified before ``older_than`` of the
+    oldest period that has some, merged into their chunks (one per entity × attribute ×
+    dataset × period). A period at a time: a backlog (a bulk import, a long stop) then
+    writes each chunk once, where steps cut across periods would rewrite every chunk
+    a step boundary falls in (dead rows on PostgreSQL, decoding and encoding it again)."""
+    moved, budget = 0, max(1, max_records)
+    while moved < budget:
+        (first,) = conn.execute("SELECT min(t) FROM hist_tail WHERE modified < ?",
+                                (older_than,)).fetchone()
+        if first is None:
+            break
+        left = budget - moved
+        rows = conn.execute(
+            "SELECT seq, tid, eid, nid, ds, t, observed, created, modified, body"
+            " FROM hist_tail WHERE modified < ? AND t < ? ORDER BY seq LIMIT ?",
+            (older_than, period_start(first, period_ms) + period_ms, left + 1),
+        ).fetchall()
+        if len(rows) > left:
+            if moved:
+                break  # this period does not fit whole in the step: the next step's
+            rows = rows[:left]
+        if not rows:
+            break
+        _compact_rows(conn, rows, period_ms)
+        moved += len(rows)
+    return moved
+
+
+def _compact_rows(conn: sqlite3.Connection, rows: list[Any], period_ms: int) -> None:
     groups: dict[tuple[int, str, int, str, int], list[Record]] = {}
     for _, tid, eid, nid, ds, t, observed, created, modified, body in rows:
         key = (tid, eid, nid, ds, period_start(t, period_ms))
@@ -253,7 +273,6 @@ def compact_tail(
             (*key, t_min, t_max, count, blob, chunk_summary(records)),
         )
     conn.executemany("DELETE FROM hist_tail WHERE seq = ?", [(r[0],) for r in rows])
-    return len(rows)
 
 
 def history_size(conn: sqlite3.Connection) -> tuple[int, int, int, int]:
