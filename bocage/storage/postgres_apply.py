@@ -31,6 +31,8 @@ from bocage.storage.postgres_history import (
     HEADS_ONE,
     INSERT_MANY,
     INSERT_ONE,
+    TAIL_COPY_FROM,
+    copy_tail,
     tail_params,
 )
 from bocage.storage.postgres_query import dec, enc
@@ -246,12 +248,17 @@ def _write(
     )
     batch.insert("entities", ("pk", "tid", "id", "data"), new_rows, fresh=True)
     _write_index(conn, batch, interner, tid, diffs, stats)
+    tail: list[tuple[Any, ...]] = []
     if recorded:
         nids = interner.names(conn, {row[1] for row in recorded})
-        batch.add(INSERT_ONE, INSERT_MANY, tail_params(tid, nids, recorded))
+        tail = tail_params(tid, nids, recorded)
+        if len(tail) < TAIL_COPY_FROM:
+            batch.add(INSERT_ONE, INSERT_MANY, tail)
     if heads:
         batch.add(HEADS_ONE, HEADS_MANY, [(tid, enc(eid), head) for eid, head in heads])
     batch.run(conn)
+    if len(tail) >= TAIL_COPY_FROM:
+        copy_tail(conn, tail)  # a COPY cannot ride in the pipeline
 
 
 def _new_pks(conn: Conn, n: int) -> list[int]:
