@@ -36,6 +36,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from bocage.connectors.mqtt.config import BrokerConfig
+from bocage.connectors.mqtt.paho_io import acknowledger, buffer_reads
 from bocage.domain.errors import BocageError
 from bocage.ingest.inbox import Accepted
 from bocage.ingest.record import Uplink
@@ -120,6 +121,7 @@ class Subscriber:
         client = _client(cfg)
         # The library acknowledges on receipt by default; we acknowledge after commit.
         client._client.manual_ack_set(True)
+        buffer_reads(client._client)
         async with client:
             await client.subscribe([(topic, 1) for topic in cfg.topics])
             self.subscribed.set()
@@ -145,41 +147,49 @@ class Subscriber:
     async def _read(self, client: aiomqtt.Client,
                     pending: asyncio.Queue[tuple[asyncio.Future[Accepted] | None, _Batch]],
                     ) -> None:
-        batch = _Batch()
-        now = self._now()
-        async for message in client.messages:
-            topic = message.topic.value
-            payload = message.payload
-            raw = payload if isinstance(payload, bytes) else str(payload).encode()
-            try:
-                batch.records.append(self._parse(topic, raw, now))
-            except BocageError as exc:
-                self._reject(topic, raw, exc.detail)
-            except Exception as exc:  # a parser bug must not stop the connector
-                log.exception("MQTT %s: parser failed", self.config.connector)
-                self._reject(topic, raw, f"{type(exc).__name__}: {exc}")
-            batch.acks.append((message.mid, message.qos))
-            # flush when nothing more is waiting: one commit per burst of messages
-            if len(client.messages) == 0 or len(batch.records) >= _MAX_BATCH:
-                accepted = (asyncio.wrap_future(self._accept(batch.records))
-                            if batch.records else None)
-                pending.put_nowait((accepted, batch))
-                batch = _Batch()
-                now = self._now()
+        messages = client.messages
+        # what is already queued is taken directly: aiomqtt's iterator starts a task
+        # per message, to wait for a message or a disconnection
+        queued: asyncio.Queue[aiomqtt.Message] | None = getattr(client, "_queue", None)
+        while True:
+            message = await anext(messages)
+            batch = _Batch()
+            now = self._now()
+            while True:
+                self._take(message, batch, now)
+                # flush when nothing more is waiting: one commit per burst of messages
+                if len(batch.acks) >= _MAX_BATCH or queued is None or queued.empty():
+                    break
+                message = queued.get_nowait()
+            accepted = (asyncio.wrap_future(self._accept(batch.records))
+                        if batch.records else None)
+            pending.put_nowait((accepted, batch))
+
+    def _take(self, message: aiomqtt.Message, batch: _Batch, now: str) -> None:
+        topic = message.topic.value
+        payload = message.payload
+        raw = payload if isinstance(payload, bytes) else str(payload).encode()
+        try:
+            batch.records.append(self._parse(topic, raw, now))
+        except BocageError as exc:
+            self._reject(topic, raw, exc.detail)
+        except Exception as exc:  # a parser bug must not stop the connector
+            log.exception("MQTT %s: parser failed", self.config.connector)
+            self._reject(topic, raw, f"{type(exc).__name__}: {exc}")
+        batch.acks.append((message.mid, message.qos))
 
     async def _acknowledge(
             self, client: aiomqtt.Client,
             pending: asyncio.Queue[tuple[asyncio.Future[Accepted] | None, _Batch]]) -> None:
         connector = self.config.connector
-        paho = client._client
+        ack_all = acknowledger(client._client)
         while True:
             accepted, batch = await pending.get()
             if accepted is not None:
                 result = await accepted  # raises: nothing of this batch is acknowledged
                 self._observer.messages(connector, STORED, result.stored)
                 self._observer.messages(connector, DUPLICATE, result.duplicates)
-            for mid, qos in batch.acks:
-                paho.ack(mid, qos)
+            ack_all(batch.acks)
 
     def _reject(self, topic: str, payload: bytes, detail: str) -> None:
         self._observer.messages(self.config.connector, REJECTED, 1)
