@@ -292,6 +292,55 @@ _INSERT: Final = {
 }
 
 
+class _Changes:
+    """The index rows to delete and insert for (pk, rows before, rows after)
+    triples, and the discovery facts gained and lost. Names are looked up in
+    ``known`` (KeyError for a name not interned yet)."""
+
+    __slots__ = ("added", "geo_gone", "geo_gone_all", "geo_new", "gone", "new", "removed")
+
+    def __init__(self, tid: int, pairs: list[tuple[int, IndexRows, IndexRows]],
+                 known: dict[str, int]) -> None:
+        gone: dict[str, list[tuple[Any, ...]]] = {t: [] for t in _TABLES}
+        new: dict[str, list[tuple[Any, ...]]] = {t: [] for t in _TABLES}
+        self.gone, self.new = gone, new
+        self.geo_gone_all: list[tuple[int]] = []  # pk: every box of the entity
+        self.geo_gone: list[tuple[int, int]] = []  # (pk, nid): the boxes of one attribute
+        self.geo_new: list[tuple[int, int, GeoRow]] = []  # (nid, pk, box)
+        self.added: Counter[Any] = Counter()
+        self.removed: Counter[Any] = Counter()
+        types, names, nums, txts = new["types"], new["names"], new["nums"], new["txts"]
+        for pk, before, after in pairs:
+            if before is EMPTY:  # a new entity (the common bulk case): nothing to diff
+                types += [(tid, known[t], pk) for t in after.types]
+                names += [(tid, known[n], pk) for n in after.names]
+                nums += [(tid, known[n], v, pk) for n, v in after.nums]
+                txts += [(tid, known[n], v, pk) for n, v in after.txts]
+                if after.geos:
+                    self.geo_new += [(known[g[0]], pk, g) for g in after.geos]
+                self.added.update(after.facts)
+                continue
+            gone["types"] += [(tid, known[t], pk) for t in before.types - after.types]
+            types += [(tid, known[t], pk) for t in after.types - before.types]
+            gone["names"] += [(tid, known[n], pk) for n in before.names - after.names]
+            names += [(tid, known[n], pk) for n in after.names - before.names]
+            gone["nums"] += [(tid, known[n], v, pk) for n, v in before.nums - after.nums]
+            nums += [(tid, known[n], v, pk) for n, v in after.nums - before.nums]
+            gone["txts"] += [(tid, known[n], v, pk) for n, v in before.txts - after.txts]
+            txts += [(tid, known[n], v, pk) for n, v in after.txts - before.txts]
+            if before.geos != after.geos:
+                # the boxes of the attributes in the rows: all of them for an entity
+                # rewritten whole, the changed ones only for an update (index_delta)
+                if after is EMPTY:
+                    self.geo_gone_all.append((pk,))
+                else:
+                    self.geo_gone += [(pk, known[n])
+                                      for n in {g[0] for g in before.geos + after.geos}]
+                self.geo_new += [(known[g[0]], pk, g) for g in after.geos]
+            self.removed.update(before.facts - after.facts)
+            self.added.update(after.facts - before.facts)
+
+
 def _write_index(
     conn: sqlite3.Connection,
     interner: Interner,
@@ -299,50 +348,25 @@ def _write_index(
     touched: dict[int, list[Any]],
     stats: Counter[Any],
 ) -> None:
-    known = interner.names
-
-    def nid(iri: str) -> int:
-        found = known.get(iri)
-        return found if found is not None else interner.name(conn, iri)
-
-    gone: dict[str, list[tuple[Any, ...]]] = {t: [] for t in _TABLES}
-    new: dict[str, list[tuple[Any, ...]]] = {t: [] for t in _TABLES}
-    geo_gone_all: list[tuple[int]] = []  # pk: every box of the entity
-    geo_gone: list[tuple[int, int]] = []  # (pk, nid): the boxes of one attribute
-    geo_new: list[tuple[int, int, GeoRow]] = []  # (nid, pk, box)
+    pairs: list[tuple[int, IndexRows, IndexRows]] = []
     for pk, (first, last, rows) in touched.items():
         before, after = rows if rows is not None else index_delta(first, last)
-        if before is after:
-            continue
-        if before is EMPTY:  # a new entity (the common bulk case): no difference to take
-            new["types"] += [(tid, nid(t), pk) for t in after.types]
-            new["names"] += [(tid, nid(n), pk) for n in after.names]
-            new["nums"] += [(tid, nid(n), v, pk) for n, v in after.nums]
-            new["txts"] += [(tid, nid(n), v, pk) for n, v in after.txts]
-            geo_new += [(nid(g[0]), pk, g) for g in after.geos]
-            for fact in after.facts:
-                stats[(tid, *fact)] += 1
-            continue
-        gone["types"] += [(tid, nid(t), pk) for t in before.types - after.types]
-        new["types"] += [(tid, nid(t), pk) for t in after.types - before.types]
-        gone["names"] += [(tid, nid(n), pk) for n in before.names - after.names]
-        new["names"] += [(tid, nid(n), pk) for n in after.names - before.names]
-        gone["nums"] += [(tid, nid(n), v, pk) for n, v in before.nums - after.nums]
-        new["nums"] += [(tid, nid(n), v, pk) for n, v in after.nums - before.nums]
-        gone["txts"] += [(tid, nid(n), v, pk) for n, v in before.txts - after.txts]
-        new["txts"] += [(tid, nid(n), v, pk) for n, v in after.txts - before.txts]
-        if before.geos != after.geos:
-            # the boxes of the attributes in the rows: all of them for an entity
-            # rewritten whole, the changed ones only for an update (index_delta)
-            if after is EMPTY:
-                geo_gone_all.append((pk,))
-            else:
-                geo_gone += [(pk, nid(n)) for n in {g[0] for g in before.geos + after.geos}]
-            geo_new += [(nid(g[0]), pk, g) for g in after.geos]
-        for fact in before.facts - after.facts:
-            stats[(tid, *fact)] -= 1
-        for fact in after.facts - before.facts:
-            stats[(tid, *fact)] += 1
+        if before is not after:
+            pairs.append((pk, before, after))
+    known = interner.names
+    try:
+        changes = _Changes(tid, pairs, known)
+    except KeyError:  # a name never stored before: intern them all, then again
+        for _, before, after in pairs:
+            for iri in (*before.types, *before.names, *after.types, *after.names):
+                if iri not in known:
+                    interner.name(conn, iri)
+        changes = _Changes(tid, pairs, known)
+    for fact, n in changes.added.items():
+        stats[(tid, *fact)] += n
+    for fact, n in changes.removed.items():
+        stats[(tid, *fact)] -= n
+    gone, new = changes.gone, changes.new
     for table, rows in gone.items():
         if rows:
             conn.executemany(_DELETE[table], rows)
@@ -352,7 +376,8 @@ def _write_index(
             # B-tree page rather than one page per attribute name.
             rows.sort()
             conn.executemany(_INSERT[table], rows)
-    _write_geo(conn, interner, tid, geo_gone_all, geo_gone, geo_new)
+    _write_geo(conn, interner, tid, changes.geo_gone_all, changes.geo_gone,
+               changes.geo_new)
 
 
 def _write_geo(
