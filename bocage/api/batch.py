@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
-from typing import Any
+from concurrent.futures import Future
+from typing import Any, Final
 
 from fastapi import APIRouter
 from starlette.requests import Request
@@ -30,7 +32,49 @@ from bocage.ngsild import mutations as mut
 from bocage.ngsild.geo import parse_geoq
 from bocage.ngsild.parse import check_uri, parse_entity
 from bocage.ngsild.render import render_entity
-from bocage.storage.base import Mutation, MutationFn
+from bocage.storage.base import Mutation, MutationFn, MutationResult
+
+#: Entities parsed before the store gets them: it writes one chunk (its SQL
+#: releases the GIL) while the next is parsed.
+PIPELINE_CHUNK: Final = 200
+
+
+class _Pipeline:
+    """The chunks of one batch handed to the store as soon as they are parsed.
+
+    Each chunk is a store write of its own (batch operations are not atomic,
+    clause 5.6.7: each entity has its result); chunks are submitted in order and
+    the caller is answered once all are committed. A chunk the store refuses
+    (503, back-pressure) after earlier ones were accepted has its entities
+    reported as errors, so that the earlier chunks' results are not lost.
+    """
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.chunks: list[tuple[list[Mutation], Future[list[MutationResult]] | BocageError]] = []
+
+    def send(self, tenant: str, mutations: list[Mutation], start: int) -> int:
+        chunk = mutations[start:]
+        if chunk:
+            try:
+                sent: Future[list[MutationResult]] | BocageError = \
+                    self.services.store.submit(tenant, chunk)
+            except BocageError as err:
+                if not self.chunks:
+                    raise  # nothing written: the whole request is refused (503), as before
+                sent = err
+            self.chunks.append((chunk, sent))
+        return len(mutations)
+
+    async def results(self) -> list[MutationResult]:
+        out: list[MutationResult] = []
+        for chunk, sent in self.chunks:
+            if isinstance(sent, BocageError):
+                out += [sent] * len(chunk)
+            else:
+                done: list[MutationResult] = await asyncio.wrap_future(sent)
+                out += done
+        return out
 
 
 def _error_item(entity_id: Any, err: BocageError) -> dict[str, Any]:
@@ -69,6 +113,8 @@ def build_router(services: Services, prefix: str = "") -> APIRouter:
         mutations: list[Mutation] = []
 
         shared_terms: Terms | None = None  # resolved once, for the items without their own
+        pipeline = _Pipeline(services)
+        queued = 0  # mutations handed to the store so far
         for item in body:
             own = isinstance(item, dict) and "@context" in item
             try:
@@ -86,7 +132,10 @@ def build_router(services: Services, prefix: str = "") -> APIRouter:
                 ))
                 continue
             mutations.append(Mutation(entity["id"], build(entity, now)))
-        results = await write(services, tenant, mutations)
+            if len(mutations) - queued >= PIPELINE_CHUNK:
+                queued = pipeline.send(tenant, mutations, queued)
+        pipeline.send(tenant, mutations, queued)
+        results = await pipeline.results()
         ok: list[str] = []
         for m, result in zip(mutations, results, strict=True):
             if isinstance(result, BocageError):
