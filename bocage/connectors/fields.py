@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import datetime as dt
 import re
 from typing import Any
 
@@ -55,6 +56,10 @@ def number(parent: dict[str, Any], key: str, path: str) -> float | None:
     return float(value)
 
 
+def is_eui(value: str) -> bool:
+    return _EUI.match(value) is not None
+
+
 def dev_eui(value: object, where: str) -> str:
     if not isinstance(value, str) or not _EUI.match(value):
         raise BadRequestData(f"{where} must be a DevEUI of 16 hex digits, got {value!r}")
@@ -73,7 +78,21 @@ def payload(value: object, where: str) -> bytes:
         raise BadRequestData(f"{where} is not valid base64: {value[:40]!r}") from None
 
 
+#: a UTC instant as network servers write it: the normal form is cut from the text
+_UTC = re.compile(r"([1-9]\d{3}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d{1,9}))?(?:Z|\+00:00)")
+
+
 def timestamp(value: object, where: str) -> str:
+    """The instant in normal form (``format_utc``), strictly parsed."""
+    if isinstance(value, str):
+        m = _UTC.fullmatch(value)
+        if m is not None:
+            try:  # the date and time must exist (no 31 April, no 24:00)
+                dt.datetime.fromisoformat(m.group(1))
+            except ValueError:
+                pass  # the strict parser says what is wrong
+            else:
+                return f"{m.group(1)}.{((m.group(2) or '') + '000')[:3]}Z"
     return normalise_datetime(value, where)
 
 

@@ -88,6 +88,8 @@ def test_there_are_patches_of_every_builtin_model() -> None:
     {"id": "urn:x:1", "type": "T", "a": {"type": "Property", "value": 1,
                                          "observedAt": "yesterday"}},
     {"id": "urn:x:1", "type": "T", "a": {"type": "Relationship", "object": "nope"}},
+    {"id": "urn:x:1", "type": "T", "a": {"type": "Property", "value": 1,
+                                         "observedAt": "2023-02-29T00:00:00.000Z"}},
     {"id": "urn:x:1", "type": "T", "a": {"type": "Property", "value": None}},
 ])
 def test_what_the_parser_refuses_is_refused(body: dict[str, Any]) -> None:
