@@ -94,8 +94,10 @@ class Settings:
     history_compact_after_minutes: float = 60.0
     #: seconds between two compaction runs
     history_compact_every_seconds: float = 300.0
-    #: hours of history in one compressed chunk
-    history_chunk_hours: int = 24
+    #: hours of history in one compressed chunk; 0: the backend's choice, a day on SQLite
+    #: (its rows stay small, out of overflow pages), a week on PostgreSQL (fixed costs per
+    #: row spread over ~1,000 readings); chunks keep a summary per day for aggregations
+    history_chunk_hours: int = 0
     #: seconds between two passes of the retention job (0 = never)
     history_retention_every_seconds: float = 3600.0
     #: CPU milliseconds one JavaScript codec call may use before it is stopped

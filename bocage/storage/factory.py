@@ -21,22 +21,23 @@ from bocage.storage.base import Store
 
 def open_store(
     database_url: str, group_commit_ms: float = 2.0, *, history: bool = True,
-    chunk_hours: int = 24,
+    chunk_hours: int = 0,
 ) -> Store:
-    """``history``: record attribute history (in chunks of ``chunk_hours``)."""
-    chunk_ms = max(1, chunk_hours) * 3_600_000
+    """``history``: record attribute history (in chunks of ``chunk_hours``; 0: the
+    backend's own choice, a day on SQLite, a week on PostgreSQL)."""
+    sized = {} if chunk_hours <= 0 else {"chunk_ms": chunk_hours * 3_600_000}
     if database_url.startswith("sqlite://"):
         path = _sqlite_path(database_url)
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         from bocage.storage.sqlite import SQLiteStore
 
-        return SQLiteStore(path, group_commit_ms, history=history, chunk_ms=chunk_ms)
+        return SQLiteStore(path, group_commit_ms, history=history, **sized)
     if database_url.startswith(("postgresql://", "postgres://", "postgresql+")):
         # an unreachable server raises DatabaseUnavailable (OSError), a database
         # bocage cannot use SchemaError (ValueError), both naming the masked URL
         from bocage.storage.postgres import PostgresStore
 
-        return PostgresStore(database_url, group_commit_ms, history=history, chunk_ms=chunk_ms)
+        return PostgresStore(database_url, group_commit_ms, history=history, **sized)
     raise ValueError(
         f"unsupported database_url {mask_password(database_url)!r}: "
         "expected sqlite:///relative/path.db or sqlite:////absolute/path.db"

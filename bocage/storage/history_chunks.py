@@ -126,7 +126,8 @@ def columns_of(rows: StoredRows, window: HistoryRange) -> list[Series]:
         entry[2].append(inst.get(VALUE_KEY.get(kind, "value")))
     buckets: dict[tuple[int, str], list[Any]] = {}
     for nid, ds, tier, start, stop, data in rows.summaries:
-        kind, summary = undump_chunk(data, start, stop - 1) if tier == "chunk" else undump(data)
+        # a chunk's day, already read by split_by_summary; a downsampling tier's bucket
+        kind, summary = data if tier == "chunk" else undump(data)
         if (nid, ds) not in found:
             found[(nid, ds)] = (kind, [], [])
         buckets.setdefault((nid, ds), []).append((start, stop, summary))
@@ -143,27 +144,39 @@ def columns_of(rows: StoredRows, window: HistoryRange) -> list[Series]:
 
 
 def chunk_summary(records: Sequence[Record]) -> bytes | None:
-    """The summary a compacted chunk keeps beside its points (``history_tiers.dump_chunk``),
-    so that aggregations over whole periods need not decode it; None when one of its
-    points has no observedAt (its time would then not be on the default axis)."""
+    """What a compacted chunk keeps beside its points (``history_tiers.dump_chunk``): the
+    summary of each UTC day it holds, so that aggregations over whole days need not
+    decode it; None when one of its points has no observedAt (its time would then not
+    be on the default axis)."""
     if not records or any(r.observed is None for r in records):
         return None
     kind = str(records[0].instance.get("type", "Property"))
     vkey = VALUE_KEY.get(kind, "value")
-    points = [(r.t, r.instance.get(vkey)) for r in records]
-    return dump_chunk(kind, summarize(points), min(t for t, _ in points),
-                      max(t for t, _ in points))
+    days: dict[int, list[tuple[int, object]]] = {}
+    for r in records:
+        days.setdefault(r.t - r.t % DAY_MS, []).append((r.t, r.instance.get(vkey)))
+    return dump_chunk(kind, [summarize(days[d]) for d in sorted(days)],
+                      min(r.t for r in records))
 
 
-def summary_usable(t_min: int, t_max: int, window: HistoryRange) -> bool:
-    """Whether a chunk spanning ``[t_min, t_max]`` may be read as its summary for
-    ``window``: inside the window and inside one of its aggregation periods."""
-    bounds = window.periods
-    if bounds is None or window.timeproperty != "observedAt":
+#: the span of the summaries a chunk keeps (a UTC day)
+DAY_MS: Final = 86_400_000
+
+
+def inside_window(t_min: int, t_max: int, window: HistoryRange) -> bool:
+    """Whether points spanning ``[t_min, t_max]`` all lie in an aggregation's window."""
+    if window.periods is None or window.timeproperty != "observedAt":
         return False
     if window.start is not None and t_min < window.start:
         return False
-    if window.end is not None and t_max >= window.end:
+    return window.end is None or t_max < window.end
+
+
+def summary_usable(t_min: int, t_max: int, window: HistoryRange) -> bool:
+    """Whether points spanning ``[t_min, t_max]`` may be read as their summary for
+    ``window``: inside the window and inside one of its aggregation periods."""
+    bounds = window.periods
+    if bounds is None or not inside_window(t_min, t_max, window):
         return False
     k = bisect.bisect_right(bounds, t_min) - 1
     return 0 <= k < len(bounds) - 1 and t_max < bounds[k + 1]
@@ -174,15 +187,20 @@ def split_by_summary(
     fetch: Callable[[Any, Any, int], Any],
 ) -> tuple[list[tuple[Any, Any, Any]], list[tuple[Any, Any, str, int, int, Any]]]:
     """Chunk rows ``(nid, ds, start, t_min, t_max, summary)`` of an aggregation read ->
-    (chunks to decode ``(nid, ds, data)``, summary rows ``(nid, ds, "chunk", start, stop,
-    summary)``): a chunk inside one period of ``window`` is read as its summary, the
-    others' points are fetched (``fetch(nid, ds, start)`` -> data). Both backends."""
+    (chunks to decode ``(nid, ds, data)``, summary rows ``(nid, ds, "chunk", first,
+    stop, (kind, Summary))``): a chunk inside the window whose every day lies inside one
+    period of ``window`` is read as its days' summaries, the others' points are fetched
+    (``fetch(nid, ds, start)`` -> data). Both backends."""
     chunks, summaries = [], []
     for nid, ds, start, t_min, t_max, summary in rows:
-        if summary is not None and summary_usable(t_min, t_max, window):
-            summaries.append((nid, ds, "chunk", t_min, t_max + 1, summary))
-        else:
-            chunks.append((nid, ds, fetch(nid, ds, start)))
+        if summary is not None and inside_window(t_min, t_max, window):
+            kind, days = undump_chunk(summary, t_min, t_max)
+            if all(d.first_t is not None and d.last_t is not None
+                   and summary_usable(d.first_t, d.last_t, window) for d in days):
+                summaries += [(nid, ds, "chunk", d.first_t, d.last_t + 1, (kind, d))
+                              for d in days if d.first_t is not None and d.last_t is not None]
+                continue
+        chunks.append((nid, ds, fetch(nid, ds, start)))
     return chunks, summaries
 
 

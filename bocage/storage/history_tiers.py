@@ -66,54 +66,80 @@ def undump(data: bytes) -> tuple[str, Summary]:
     return kind.decode(), load(body)
 
 
-#: first byte of a chunk summary in its binary form, and of one in JSON with integers
-#: beyond 64 bits (read with the standard library); a plain JSON one (written before the
-#: binary form) starts with its type name
+#: first byte of a chunk summary: binary, one summary per UTC day of the chunk
+#: (``dump_chunk``); binary, one summary (written before the days); JSON with integers
+#: beyond 64 bits (read with the standard library). A plain JSON one (the first form)
+#: starts with its type name.
+_DAYS: Final = b"\x03"
 _BINARY: Final = b"\x01"
 _BIG_JSON: Final = b"\x02"
 _KINDS: Final = ("Property", "GeoProperty", "Relationship", "LanguageProperty",
                  "JsonProperty", "VocabProperty", "ListProperty", "ListRelationship")
 
 
-def dump_chunk(kind: str, s: Summary, t_min: int, t_max: int) -> bytes:
-    """The summary a compacted chunk spanning ``[t_min, t_max]`` keeps beside its points,
-    in a compact binary form (MessagePack, ~60-80 bytes where the JSON of ``dump`` takes
-    ~280: it is stored once per chunk, a day of one attribute): what the chunk row says
-    (first/last time = t_min/t_max) and what can be computed again exactly (the mean of
-    ``summarize``) are left out. JSON (``dump``) for what MessagePack cannot hold."""
+def _fields(s: Summary, t_min: int) -> list[Any]:
     mean = None if s.mean == (float(s.total / s.n) if s.n else 0.0) else s.mean
-    body = [_KINDS.index(kind) if kind in _KINDS else kind, s.count, s.n, s.total, s.sumsq,
-            mean, s.m2, s.num_min, s.num_max, s.text_min, s.text_max,
-            None if s.distinct is None else sorted(s.distinct),
-            None if s.first_t == t_min else s.first_t, s.first_value,
-            None if s.last_t == t_max else s.last_t, s.last_value]
+    assert s.first_t is not None and s.last_t is not None
+    return [s.count, s.n, s.total, s.sumsq, mean, s.m2, s.num_min, s.num_max, s.text_min,
+            s.text_max, None if s.distinct is None else sorted(s.distinct),
+            s.first_t - t_min, s.first_value, s.last_t - t_min, s.last_value]
+
+
+def _summary(fields: list[Any], t_min: int) -> Summary:
+    (count, n, total, sumsq, mean, m2, num_min, num_max, text_min, text_max, distinct,
+     first, first_value, last, last_value) = fields
+    return Summary(
+        count=count, n=n, total=total, sumsq=sumsq,
+        mean=(float(total / n) if n else 0.0) if mean is None else mean, m2=m2,
+        num_min=num_min, num_max=num_max, text_min=text_min, text_max=text_max,
+        distinct=None if distinct is None else frozenset(distinct),
+        first_t=t_min + first, first_value=first_value, last_t=t_min + last,
+        last_value=last_value)
+
+
+def dump_chunk(kind: str, days: Sequence[Summary], t_min: int) -> bytes:
+    """What a compacted chunk whose first point is at ``t_min`` keeps beside its points:
+    the summary of each UTC day it holds (non-empty, in time order), in a compact
+    binary form (MessagePack, ~60 bytes a day where the JSON of ``dump`` takes ~280):
+    times as offsets from ``t_min``, the mean of ``summarize`` left out (computed
+    again, exactly). An aggregation whose periods hold whole days reads these instead
+    of decoding the chunk. JSON (one summary of the whole chunk) for what MessagePack
+    cannot hold."""
+    body: list[Any] = [_KINDS.index(kind) if kind in _KINDS else kind]
+    body += [_fields(day, t_min) for day in days]
     try:
-        return _BINARY + msgspec.msgpack.encode(body)
+        return _DAYS + msgspec.msgpack.encode(body)
     except (OverflowError, TypeError):  # an integer beyond 64 bits
-        return _BIG_JSON + dump(kind, s)
+        whole = days[0]
+        for day in days[1:]:
+            whole = merge(whole, day)
+        return _BIG_JSON + dump(kind, whole)
 
 
-def undump_chunk(data: bytes, t_min: int, t_max: int) -> tuple[str, Summary]:
-    """The (attribute type, summary) of a chunk summary, binary (``dump_chunk``) or JSON."""
+def undump_chunk(data: bytes, t_min: int, t_max: int) -> tuple[str, list[Summary]]:
+    """(attribute type, summaries in time order) of a chunk summary, whatever its form;
+    ``t_min``/``t_max``: the chunk's first and last times."""
     data = bytes(data)
     if data[:1] == _BIG_JSON:
-        kind_, _, json_body = data[1:].partition(b"\n")
-        return kind_.decode(), Summary.from_json(json_body.decode())  # exact big integers
-    if data[:1] != _BINARY:
-        return undump(data)
+        head, _, json_body = data[1:].partition(b"\n")
+        return head.decode(), [Summary.from_json(json_body.decode())]  # exact big ints
+    if data[:1] not in (_DAYS, _BINARY):
+        name, whole = undump(data)
+        return name, [whole]
     try:
-        (kind, count, n, total, sumsq, mean, m2, num_min, num_max, text_min, text_max,
-         distinct, first_t, first_value, last_t, last_value) = msgspec.msgpack.decode(data[1:])
-    except (msgspec.DecodeError, ValueError) as exc:
+        body = msgspec.msgpack.decode(data[1:])
+        kind = body[0]
+        if data[:1] == _DAYS:
+            days = [_summary(fields, t_min) for fields in body[1:]]
+        else:  # one summary; first/last times None when they are the chunk's
+            fields = list(body[1:])
+            first, last = fields[11], fields[13]
+            fields[11] = 0 if first is None else first - t_min
+            fields[13] = t_max - t_min if last is None else last - t_min
+            days = [_summary(fields, t_min)]
+    except (msgspec.DecodeError, ValueError, TypeError, IndexError) as exc:
         raise ValueError(f"damaged chunk summary: {exc}") from exc
-    if mean is None:
-        mean = float(total / n) if n else 0.0
-    return (_KINDS[kind] if isinstance(kind, int) else str(kind), Summary(
-        count=count, n=n, total=total, sumsq=sumsq, mean=mean, m2=m2, num_min=num_min,
-        num_max=num_max, text_min=text_min, text_max=text_max,
-        distinct=None if distinct is None else frozenset(distinct),
-        first_t=t_min if first_t is None else first_t, first_value=first_value,
-        last_t=t_max if last_t is None else last_t, last_value=last_value))
+    return _KINDS[kind] if isinstance(kind, int) else str(kind), days
 
 
 def summary_record(

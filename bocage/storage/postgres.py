@@ -121,7 +121,7 @@ class PostgresStore:
         retry_seconds: float = 10.0,
         probe_cap: int = DEFAULT_CAP,
         history: bool = True,
-        chunk_ms: int = 86_400_000,
+        chunk_ms: int = 7 * 86_400_000,
     ) -> None:
         self.url = mask_password(url)
         self._history = history

@@ -154,7 +154,7 @@ def read_rows(
 
         kept, summed = split_by_summary(rows, window, fetch)
         chunks = [(nid, dec(ds), data) for nid, ds, data in kept]
-        from_summaries = [(nid, dec(ds), tier, a, b, bytes(summary))
+        from_summaries = [(nid, dec(ds), tier, a, b, summary)
                           for nid, ds, tier, a, b, summary in summed]
     else:
         return _read_at_once(conn, where, params, chunk_where, chunk_params, sum_where,
@@ -312,7 +312,8 @@ def compact_tail(conn: Conn, tid: int, older_than: int, max_records: int, period
         left = budget - moved
         rows = conn.execute(
             "SELECT seq, eid, nid, ds, t, observed, created, modified, body FROM hist_tail"
-            " WHERE tid = %s AND modified < %s AND t < %s ORDER BY seq LIMIT %s",
+            " WHERE tid = %s AND modified < %s AND t < %s"
+            " ORDER BY eid, nid, ds, t, seq LIMIT %s",
             (tid, older_than, period_start(first[0], period_ms) + period_ms, left + 1),
         ).fetchall()
         if len(rows) > left:

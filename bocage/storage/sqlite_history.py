@@ -223,9 +223,11 @@ def compact_tail(
 ) -> int:
     """One compaction step: the oldest tail rows modified before ``older_than`` of the
     oldest period that has some, merged into their chunks (one per entity × attribute ×
-    dataset × period). A period at a time: a backlog (a bulk import, a long stop) then
-    writes each chunk once, where steps cut across periods would rewrite every chunk
-    a step boundary falls in (dead rows on PostgreSQL, decoding and encoding it again)."""
+    dataset × period). A period at a time, series after series: a backlog (a bulk
+    import, a long stop) then writes each chunk once, where steps cutting across
+    periods or series would rewrite every chunk a step boundary falls in (dead rows on
+    PostgreSQL, decoding and encoding it again). Within a series, (t, seq) order is the
+    order the chunk keeps anyway."""
     moved, budget = 0, max(1, max_records)
     while moved < budget:
         (first,) = conn.execute("SELECT min(t) FROM hist_tail WHERE modified < ?",
@@ -235,7 +237,8 @@ def compact_tail(
         left = budget - moved
         rows = conn.execute(
             "SELECT seq, tid, eid, nid, ds, t, observed, created, modified, body"
-            " FROM hist_tail WHERE modified < ? AND t < ? ORDER BY seq LIMIT ?",
+            " FROM hist_tail WHERE modified < ? AND t < ?"
+            " ORDER BY tid, eid, nid, ds, t, seq LIMIT ?",
             (older_than, period_start(first, period_ms) + period_ms, left + 1),
         ).fetchall()
         if len(rows) > left:
