@@ -44,6 +44,7 @@ from bocage.storage.history_rows import StoredRows, tail_row
 from bocage.storage.retention_job import Dialect, policy_row, row_policy
 from bocage.storage.retention_job import step as retention_step
 from bocage.storage.sqlite_apply import Interner, apply_mutations, flush_stats
+from bocage.storage.sqlite_checkpoint import Checkpointer
 from bocage.storage.sqlite_coalesce import Coalescer
 from bocage.storage.sqlite_history import (
     DIALECT,
@@ -107,6 +108,8 @@ class SQLiteStore:
             conn.execute("PRAGMA busy_timeout = 5000")
             conn.execute("PRAGMA cache_size = -16384")  # 16 MiB: index maintenance
             conn.execute("PRAGMA temp_store = MEMORY")
+            # checkpoints run beside the writer (sqlite_checkpoint), not in its COMMITs
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
             migrate(conn)
         except BaseException:
             conn.close()
@@ -129,7 +132,9 @@ class SQLiteStore:
                   stats: Counter[Any]) -> list[MutationResult]:
             return apply_mutations(conn, interner, tenant, batch, stats, history)
 
-        self._entity_writes = Coalescer(self._writer, apply, interner.forget, queue_size)
+        self._checkpointer = Checkpointer(self.path)
+        self._entity_writes = Coalescer(self._writer, apply, interner.forget, queue_size,
+                                        committed=self._checkpointer.wrote)
 
     # ------------------------------------------------------------------ writes
 
@@ -457,12 +462,14 @@ class SQLiteStore:
         if self._closed:
             return
         self._closed = True
-        # readers first: the writer's connection, closed last, checkpoints the WAL
+        # readers, then the writer; the checkpointer's connection, closed last,
+        # checkpoints the WAL and removes it
         with self._readers_lock:
             readers, self._readers = self._readers, []
         for conn in readers:
             conn.close()
         self._writer.close()
+        self._checkpointer.close()  # the last connection: checkpoints and removes the WAL
 
     def __enter__(self) -> SQLiteStore:
         return self

@@ -58,8 +58,9 @@ class Coalescer:
     """Queues entity writes on ``writer`` as drains (see the module docstring)."""
 
     def __init__(self, writer: Writer, apply: Apply, forget: Callable[[], None],
-                 limit: int) -> None:
+                 limit: int, committed: Callable[[int], None] = lambda n: None) -> None:
         self._writer = writer
+        self._committed = committed  # called with the mutations of each committed drain
         self._apply = apply
         self._forget = forget  # ids cached by work that was rolled back
         self._limit = max(1, limit)
@@ -173,6 +174,7 @@ class Coalescer:
                     future.set_exception(exc)
             return
         writes = drain.ran or []
+        self._committed(sum(len(batch) for _, batch, _ in writes))
         for (_, _, future), outcome in zip(writes, done.result(), strict=True):
             if isinstance(outcome, BaseException):
                 future.set_exception(_reported(outcome))

@@ -201,3 +201,32 @@ def test_a_mutation_sees_a_private_copy(sqlite_store: SQLiteStore) -> None:
         sqlite_store.query("t", EntityQuery(q=Comparison(AttrPath(NS + "a"), "==", 99))).entities
         == []
     )
+
+
+def test_the_wal_is_checkpointed_beside_the_writer(tmp_path: Path) -> None:
+    """The writer's commits never checkpoint (wal_autocheckpoint = 0): the
+    checkpoint thread copies the WAL into the database file while the store is
+    open, and the WAL is gone once it is closed."""
+    import os
+    import time
+
+    store = SQLiteStore(tmp_path / "ck.db")
+    try:
+        writer_conn = store._writer._conn
+        assert writer_conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 0
+        empty = os.path.getsize(store.path)
+        for b in range(6):
+            store.apply("t", [create(entity(f"urn:x:{b}:{i}", a=prop(i), s=prop("x" * 200)))
+                              for i in range(500)])
+        deadline = time.monotonic() + 10
+        while os.path.getsize(store.path) < empty + 1_000_000 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert os.path.getsize(store.path) >= empty + 1_000_000
+    finally:
+        store.close()
+    assert not os.path.exists(store.path + "-wal")
+    reopened = SQLiteStore(tmp_path / "ck.db")
+    try:
+        assert reopened.query("t", EntityQuery(limit=0, count=True)).count == 3000
+    finally:
+        reopened.close()
