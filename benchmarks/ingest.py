@@ -16,6 +16,11 @@ measured too: `cpu_us_per_uplink` is what one uplink costs the server through
 the full path (accept + decode + entity update), and `one_core_uplinks_per_s`
 = 1 / that, the rate one core given to the server alone would sustain.
 
+The floor: a raw ASGI app (benchmarks/asgi_hello.py) served by the same
+uvicorn/httptools/uvloop stack, measured the same way (`asgi_hello_cpu_us`):
+what the HTTP stack alone costs per request on this machine, under any
+endpoint, before any framework or work.
+
 MQTT: a private Mosquitto (free port, in-flight window 1000) and a publisher
 process sending --mqtt uplinks with QoS 1 (1000 in flight); `stored/s` is
 the rate at which bocage committed them (it acknowledges only then).
@@ -142,6 +147,28 @@ def http_bench(base: str, pid: int, seconds: int, devices: int,
             "http_cpu_ratio_to_healthz": healthz_cpu / uplink_cpu}
 
 
+def asgi_floor(seconds: int) -> dict[str, float]:
+    """CPU per request of a raw ASGI app on the same server stack (the floor)."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, str(HERE / "asgi_hello.py"), str(port)])
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            try:
+                httpx.get(base + "/", timeout=1)
+                break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        wrk(base, "healthz.lua", 1, 16, {})  # warm-up
+        cpu = cpu_seconds(proc.pid)
+        rate, total, _ = wrk(base, "healthz.lua", seconds, 16, {})
+        return {"asgi_hello_per_s": rate,
+                "asgi_hello_cpu_us": (cpu_seconds(proc.pid) - cpu) / total * 1e6}
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
 def publish(port: int, count: int, inflight: int) -> None:
     """The publisher process: ``count`` uplinks with QoS 1, ``inflight`` unacknowledged."""
     import paho.mqtt.client as paho
@@ -256,6 +283,9 @@ def main() -> int:
             # that the round with more rules below compares with a warm server
             http_bench(base, proc.pid, args.seconds, args.devices, tmp)
             results.update(http_bench(base, proc.pid, args.seconds, args.devices, tmp))
+            results.update(asgi_floor(args.seconds))
+            results["http_cpu_ratio_to_asgi_hello"] = (results["asgi_hello_cpu_us"]
+                                                      / results["http_cpu_us_per_uplink"])
             if args.rules:
                 # the supervision issue's bar: ingestion with 10 rules per device model
                 with httpx.Client(base_url=base, timeout=30, headers=admin) as client:
