@@ -1,6 +1,8 @@
 -- POST /ingest/chirpstack?event=up: a ChirpStack v4 uplink per request, each with its own
 -- deduplicationId, rotating over BENCH_DEVICES devices with increasing fCnt and time.
 -- The body template (BENCH_TEMPLATE, a file) has __DEDUP__, __TIME__, __EUI__, __FCNT__.
+-- BENCH_RUN (unique per run) prefixes the deduplicationIds; times start at BENCH_TIME_BASE
+-- (later for each run): a run never replays another's uplinks.
 local thread_id = 0
 setup = function(thread)
   thread:set("tid", thread_id)
@@ -13,7 +15,7 @@ local devices = tonumber(os.getenv("BENCH_DEVICES"))
 local run = os.getenv("BENCH_RUN")
 local headers = {["Content-Type"] = "application/json",
                  ["Authorization"] = "Bearer " .. os.getenv("BENCH_SECRET")}
-local base = 1700000000
+local base = tonumber(os.getenv("BENCH_TIME_BASE") or "1700000000")
 local counter = 0
 request = function()
   counter = counter + 1
