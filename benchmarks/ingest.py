@@ -120,15 +120,22 @@ def wrk(base: str, script: str, seconds: int, connections: int,
     return float(rate.group(1)), int(total.group(1)), float(result.group(1))
 
 
-#: wrk runs of ingest_chirpstack.lua so far: each gets its own deduplicationIds and
-#: later times than the one before, so that no round replays duplicates (answered
-#: without any pipeline work) or readings older than the stored ones (left out)
+#: wrk runs of ingest_chirpstack.lua so far, and the first instant the next may use:
+#: each run has its own deduplicationIds and later times than the one before, so no
+#: round replays duplicates (answered without pipeline work) or readings older than
+#: the stored ones (left out); times follow the clock (ten uplinks a second), as a
+#: live network's do, so the supervisor's silence rule sees no device silent
 _RUNS = itertools.count()
+_NEXT_INSTANT = [0]
 
 
-def uplink_env(env: dict[str, str]) -> dict[str, str]:
-    n = next(_RUNS)
-    return {**env, "BENCH_RUN": f"r{n}", "BENCH_TIME_BASE": str(1_700_000_000 + n * 10_000_000)}
+def uplinks(base: str, seconds: int, env: dict[str, str]) -> tuple[float, int, float]:
+    """One wrk run of ChirpStack uplinks: (requests/s, requests, p95 ms)."""
+    start = max(int(time.time()), _NEXT_INSTANT[0])
+    out = wrk(base, "ingest_chirpstack.lua", seconds, 16,
+              {**env, "BENCH_RUN": f"r{next(_RUNS)}", "BENCH_TIME_BASE": str(start)})
+    _NEXT_INSTANT[0] = start + out[1] // 10 + 2
+    return out
 
 
 def http_bench(base: str, pid: int, seconds: int, devices: int,
@@ -137,14 +144,14 @@ def http_bench(base: str, pid: int, seconds: int, devices: int,
     tpl.write_text(template())
     env = {"BENCH_TEMPLATE": str(tpl), "BENCH_DEVICES": str(devices),
            "BENCH_SECRET": SECRET}
-    wrk(base, "ingest_chirpstack.lua", 2, 16, uplink_env(env))  # warm-up
+    uplinks(base, 2, env)  # warm-up
     wait_drained(base)
     cpu = cpu_seconds(pid)
     healthz, healthz_total, _ = wrk(base, "healthz.lua", seconds, 16, {})
     healthz_cpu = (cpu_seconds(pid) - cpu) / healthz_total
     cpu = cpu_seconds(pid)
     start = time.perf_counter()
-    accepted, total, p95 = wrk(base, "ingest_chirpstack.lua", seconds, 16, uplink_env(env))
+    accepted, total, p95 = uplinks(base, seconds, env)
     drained = wait_drained(base)
     uplink_cpu = (cpu_seconds(pid) - cpu) / total
     return {"healthz_per_s": healthz, "http_accepted_per_s": accepted,

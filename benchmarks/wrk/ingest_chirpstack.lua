@@ -2,7 +2,8 @@
 -- deduplicationId, rotating over BENCH_DEVICES devices with increasing fCnt and time.
 -- The body template (BENCH_TEMPLATE, a file) has __DEDUP__, __TIME__, __EUI__, __FCNT__.
 -- BENCH_RUN (unique per run) prefixes the deduplicationIds; times start at BENCH_TIME_BASE
--- (later for each run): a run never replays another's uplinks.
+-- (later for each run) and advance a second every ten uplinks: a run never replays
+-- another's uplinks.
 local thread_id = 0
 setup = function(thread)
   thread:set("tid", thread_id)
@@ -20,7 +21,7 @@ local counter = 0
 request = function()
   counter = counter + 1
   local body = template:gsub("__DEDUP__", run .. "-" .. tid .. "-" .. counter)
-    :gsub("__TIME__", os.date("!%Y-%m-%dT%H:%M:%SZ", base + counter))
+    :gsub("__TIME__", os.date("!%Y-%m-%dT%H:%M:%SZ", base + math.floor(counter / 10)))
     :gsub("__EUI__", string.format("%016X", (counter * 7 + tid) % devices + 1))
     :gsub("__FCNT__", tostring(counter))
   return wrk.format("POST", "/ingest/chirpstack?event=up", headers, body)
