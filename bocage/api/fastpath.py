@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 
 from fastapi import FastAPI
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
@@ -73,6 +73,9 @@ class FastRoutes:
             response = await handler(request=Request(scope, receive), **params)
         except BocageError as err:
             response = problem_response(err)
+        except ClientDisconnect:  # the client left mid-request: nobody to answer
+            log.debug("client gone during %s %s", scope["method"], scope["path"])
+            return True
         except Exception:
             log.exception("unexpected error on %s %s", scope["method"], scope["path"])
             response = problem_response(BocageError("internal error; see the server log"))

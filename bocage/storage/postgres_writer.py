@@ -21,13 +21,14 @@ the group fails with :class:`ServiceUnavailable` (503): nothing acknowledged.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
@@ -213,7 +214,7 @@ class Writer:
                 if state in _TRANSIENT and transient < _MAX_TRANSIENT_RETRIES:
                     transient += 1
                     continue
-                failed.item.future.set_exception(_reported(failed.cause))
+                _fail([failed.item], failed.cause)
                 pending.remove(failed.item)
                 continue
             except _ConnectionLost as lost:
@@ -319,13 +320,15 @@ def _rollback(conn: Conn) -> None:
 
 def _resolve(outcomes: list[tuple[_Item, Any]]) -> None:
     for item, result in outcomes:
-        if not item.future.done():
+        # a caller may cancel its future at any moment (client gone): never let
+        # that raise in the writer thread, which would stop every later write
+        with contextlib.suppress(InvalidStateError):
             item.future.set_result(result)
 
 
 def _fail(group: list[_Item], exc: BaseException) -> None:
     for item in group:
-        if not item.future.done():
+        with contextlib.suppress(InvalidStateError):
             item.future.set_exception(_reported(exc))
 
 

@@ -16,6 +16,7 @@ letting memory grow.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import sqlite3
@@ -23,7 +24,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
@@ -209,14 +210,17 @@ class Writer:
             self._fail(group, exc)
             return
         for item, result, error in outcomes:
-            if error is None:
-                item.future.set_result(result)
-            else:
-                item.future.set_exception(_reported(error))
+            # a caller may cancel its future at any moment (client gone): never let
+            # that raise here, in the writer thread, which would stop every later write
+            with contextlib.suppress(InvalidStateError):
+                if error is None:
+                    item.future.set_result(result)
+                else:
+                    item.future.set_exception(_reported(error))
 
     def _fail(self, group: list[_Item], exc: BaseException) -> None:
         for item in group:
-            if not item.future.done():
+            with contextlib.suppress(InvalidStateError):
                 item.future.set_exception(_reported(exc))
 
     def _maybe_optimize(self, weight: int) -> None:

@@ -321,3 +321,22 @@ def test_a_sql_failure_in_a_job_fails_that_call_only(pg: PostgresStore) -> None:
     assert info.value.status == 500
     assert "half-done" not in pg.tenants()
     assert pg.apply("t", [create(entity("urn:x:1"))]) == [entity("urn:x:1")]
+
+
+def test_a_cancelled_job_future_does_not_stop_the_writer(pg: PostgresStore) -> None:
+    """As on SQLite: a caller that gave up must not stop the writer thread."""
+    writer = pg._writer
+    release, busy = threading.Event(), threading.Event()
+
+    def stall(conn: Any, stats: Any) -> None:
+        busy.set()
+        release.wait(10)
+
+    writer.enqueue(stall)
+    assert busy.wait(10)
+    gone = writer.enqueue(lambda conn, stats: "late")
+    assert gone.cancel()
+    after = writer.enqueue(lambda conn, stats: "served")
+    release.set()
+    assert after.result(10) == "served"
+    assert writer.submit(lambda conn, stats: 42) == 42

@@ -183,3 +183,16 @@ def test_a_write_cancelled_before_its_turn_is_not_applied(db: tuple[Writer, str]
     release.set()
     assert first.result(10) == [None] and last.result(10) == [None]
     assert _rows(path) == [("t", "urn:1"), ("t", "urn:3")]
+
+
+def test_a_cancelled_job_future_does_not_stop_the_writer(db: tuple[Writer, str]) -> None:
+    """Settling a future its caller cancelled meanwhile must not raise in the writer
+    thread: every later job would wait forever."""
+    writer, _ = db
+    release = _stall(writer)
+    gone = writer.enqueue(lambda conn, stats: "late")
+    assert gone.cancel()
+    after = writer.enqueue(lambda conn, stats: "served")
+    release.set()
+    assert after.result(10) == "served"
+    assert writer.alive() and writer.submit(lambda conn, stats: 42) == 42
