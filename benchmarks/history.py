@@ -416,6 +416,7 @@ def measure_territory(open_store: Callable[[bool], Any], sensors: int,
 
 TARGETS = {
     "chunk_blob_bytes_per_reading": (3.0, "lower"),
+    "chunks_table_bytes_per_reading": (3.0, "lower"),
     "raw_month_p95_ms": (10.0, "lower"),
     "aggregated_year_P1D_p95_ms": (20.0, "lower"),
     "territory_epci_month_year_p95_ms": (200.0, "lower"),

@@ -179,7 +179,6 @@ def select_frame(frame: Frame, window: HistoryRange) -> Frame:
     """What ``bocage.domain.temporal.select`` keeps of one attribute's records."""
     prop: TimeProperty = window.timeproperty
     start, end = window.start, window.end
-    n = len(frame)
     rows: slice | list[int] = slice(None)
     if start is not None or end is not None:
         lo = start if start is not None else -(2**63)
@@ -211,7 +210,6 @@ def select_frame(frame: Frame, window: HistoryRange) -> Frame:
         if cap is not None:
             idx = idx[-cap:] if window.last_n is not None else idx[:cap]
         picked += idx
-    del n
     out = chosen.take(picked)
     out.attr = frame.attr
     return out
