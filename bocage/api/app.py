@@ -209,7 +209,7 @@ def create_app(settings: Settings, store: Store, access: AccessStore | None = No
         discovery.build_router(services, NGSI_LD_PREFIX),
         contexts.build_router(services, NGSI_LD_PREFIX),
         subscriptions.build_router(services, notifier, NGSI_LD_PREFIX),
-        ops.build_router(services, metrics),
+        ops.build_router(services, metrics, fast),
         ingest.build_router(services, ingestion, fast),
         devices.build_router(services, ingestion),
         codecs.build_router(ingestion),
