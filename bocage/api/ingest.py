@@ -26,7 +26,7 @@ from starlette.responses import Response
 
 from bocage.api.calls import run
 from bocage.api.fastpath import FastRoutes
-from bocage.api.negotiation import JSON, UnsupportedMediaType
+from bocage.api.negotiation import JSON, UnsupportedMediaType, parse_json_body
 from bocage.api.services import Services
 from bocage.connectors.chirpstack.envelope import parse_event
 from bocage.connectors.tts.envelope import parse_message
@@ -76,14 +76,7 @@ async def _body(request: Request, limit: int) -> Any:
             if not message.get("more_body", False):
                 break
         raw = b"".join(parts)
-    if len(raw) > limit:
-        raise BadRequestData(f"request body larger than {limit} bytes")
-    if not raw.strip():
-        raise InvalidRequest("the request body is empty")
-    try:
-        return orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidRequest(f"the request body is not valid JSON: {exc}") from None
+    return parse_json_body(raw, limit)
 
 
 def build_router(services: Services, ingestion: Ingestion,

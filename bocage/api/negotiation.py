@@ -97,7 +97,11 @@ class LdRequest:
 
 
 async def read_json(request: Request, max_bytes: int) -> Any:
-    raw = await request.body()
+    return parse_json_body(await request.body(), max_bytes)
+
+
+def parse_json_body(raw: bytes, max_bytes: int) -> Any:
+    """A request body as JSON, or the problem that says why it is not."""
     if len(raw) > max_bytes:
         raise BadRequestData(f"request body larger than {max_bytes} bytes")
     if not raw.strip():
