@@ -536,7 +536,7 @@ class SQLiteStore:
             conn.execute("PRAGMA busy_timeout = 5000")
             # the OS page cache, shared by all readers, rather than big private caches
             conn.execute("PRAGMA mmap_size = 0")
-            conn.execute("PRAGMA cache_size = -8192")
+            conn.execute("PRAGMA cache_size = -2048")
             with self._readers_lock:
                 self._readers.append(conn)
             self._local.conn = conn

@@ -36,7 +36,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any, Final, Literal
 from zoneinfo import ZoneInfo
 
@@ -136,6 +137,10 @@ class Rule:
     description: str = ""
 
 
+#: the series of a state that remembers none (shared: states are immutable)
+_NO_SERIES: Final[Mapping[str, tuple[tuple[int, float], ...]]] = MappingProxyType({})
+
+
 @dataclass(frozen=True, slots=True)
 class State:
     """A rule's memory for one entity."""
@@ -144,9 +149,19 @@ class State:
     #: when the condition started to hold (ms), for ``for_s``
     since: int | None = None
     #: recent (t, value) per attribute the condition looks back on
-    series: Mapping[str, tuple[tuple[int, float], ...]] = field(default_factory=dict)
+    series: Mapping[str, tuple[tuple[int, float], ...]] = field(
+        default_factory=lambda: _NO_SERIES)
     #: night_flow: (night date ISO, minimum) of recent nights
     nights: tuple[tuple[str, float], ...] = ()
+
+    @property
+    def idle(self) -> bool:
+        """Nothing to remember: the same as a fresh state (the caller need not keep it)."""
+        return not (self.active or self.since is not None or self.series or self.nights)
+
+
+#: the state of a rule for an entity it has nothing to remember about
+IDLE: Final = State()
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,24 +334,61 @@ def _number(ident: str, data: Mapping[str, Any], key: str, default: float,
 
 
 def evaluate(rule: Rule, state: State, snap: Snapshot, now_ms: int) -> tuple[State, Decision]:
-    """One evaluation of ``rule`` for one entity: the new state and what to do."""
-    series = _remember(rule.condition, state.series, snap, now_ms)
-    nights = _nights(rule.condition, state.nights, snap)
+    """One evaluation of ``rule`` for one entity: the new state and what to do.
+
+    The new state is :data:`IDLE` itself whenever it has nothing to remember, so
+    that a caller keeping states per entity can drop those."""
+    plan = _plan(rule.condition)
+    series = _remember(plan, state.series, snap, now_ms)
+    nights = _nights(plan.night, state.nights, snap) if plan.night is not None else state.nights
     holds, why = _holds(rule.condition, snap, series, nights, now_ms, state.active)
-    state = replace(state, series=series, nights=nights)
     if holds is None:  # not enough data to say: keep the alarm as it is
-        return state, NOTHING
+        return _state(state.active, state.since, series, nights), NOTHING
     if holds:
         since = state.since if state.since is not None else now_ms
         if state.active:
-            return replace(state, since=since), NOTHING
+            return _state(True, since, series, nights), NOTHING
         if now_ms - since >= rule.for_s * 1000:
-            return replace(state, since=since, active=True), Decision("raise", why)
-        return replace(state, since=since), NOTHING
+            return _state(True, since, series, nights), Decision("raise", why)
+        return _state(False, since, series, nights), NOTHING
     if state.active:
-        cleared = replace(state, since=None, active=False)
-        return cleared, Decision("clear", why) if rule.auto_clear else NOTHING
-    return replace(state, since=None), NOTHING
+        return (_state(False, None, series, nights),
+                Decision("clear", why) if rule.auto_clear else NOTHING)
+    return _state(False, None, series, nights), NOTHING
+
+
+def _state(active: bool, since: int | None,
+           series: Mapping[str, tuple[tuple[int, float], ...]],
+           nights: tuple[tuple[str, float], ...]) -> State:
+    if not (active or since is not None or series or nights):
+        return IDLE
+    return State(active, since, series, nights)
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    """What evaluating a condition needs to remember, found once per condition."""
+
+    series: frozenset[str]
+    counts_messages: bool
+    night: Condition | None
+
+
+#: condition (by identity, kept alive by the entry) -> its plan
+_PLANS: dict[int, tuple[Condition, _Plan]] = {}
+
+
+def _plan(c: Condition) -> _Plan:
+    found = _PLANS.get(id(c))
+    if found is not None and found[0] is c:
+        return found[1]
+    nights = _night_conditions(c)
+    plan = _Plan(frozenset(_attrs_with_series(c)), _counts_messages(c),
+                 nights[0] if nights else None)
+    if len(_PLANS) >= 4096:  # rules are few; replaced rules leave their plans behind
+        _PLANS.clear()
+    _PLANS[id(c)] = (c, plan)
+    return plan
 
 
 def _attrs_with_series(c: Condition) -> set[str]:
@@ -353,10 +405,10 @@ def _counts_messages(c: Condition) -> bool:
     return c.kind == "codec_errors"
 
 
-def _remember(c: Condition, series: Mapping[str, tuple[tuple[int, float], ...]],
+def _remember(plan: _Plan, series: Mapping[str, tuple[tuple[int, float], ...]],
               snap: Snapshot, now_ms: int) -> Mapping[str, tuple[tuple[int, float], ...]]:
-    wanted = _attrs_with_series(c)
-    counted = snap.messages and _counts_messages(c)
+    wanted = plan.series
+    counted = snap.messages and plan.counts_messages
     if not wanted and not counted:
         return series
     out = dict(series)
@@ -373,7 +425,7 @@ def _remember(c: Condition, series: Mapping[str, tuple[tuple[int, float], ...]],
         if points and points[-1][0] >= t:
             continue  # an old or repeated reading adds nothing
         out[name] = (*points, (t, value))[-_WINDOW_POINTS:]
-    return out
+    return out if out else _NO_SERIES
 
 
 def _night_conditions(c: Condition) -> list[Condition]:
@@ -382,13 +434,10 @@ def _night_conditions(c: Condition) -> list[Condition]:
     return [c] if c.kind == "night_flow" else []
 
 
-def _nights(c: Condition, nights: tuple[tuple[str, float], ...],
+def _nights(cond: Condition, nights: tuple[tuple[str, float], ...],
             snap: Snapshot) -> tuple[tuple[str, float], ...]:
-    """Keep the minimum of each night's readings (night = its date in Paris)."""
-    conds = _night_conditions(c)
-    if not conds:
-        return nights
-    cond = conds[0]
+    """Keep the minimum of each night's readings (night = its date in Paris) of the
+    ``night_flow`` condition ``cond``."""
     found = snap.number(str(cond.params["attribute"]))
     if found is None or found[1] is None:
         return nights

@@ -37,7 +37,15 @@ from bocage.ngsild.render import View, render_entity
 from bocage.storage.base import Mutation, MutationFn, Store
 from bocage.supervision import records as rec
 from bocage.supervision.defaults import DEFAULT_RULES
-from bocage.supervision.rules import Rule, Snapshot, State, compile_rule, evaluate, rule_to_json
+from bocage.supervision.rules import (
+    IDLE,
+    Rule,
+    Snapshot,
+    State,
+    compile_rule,
+    evaluate,
+    rule_to_json,
+)
 from bocage.web.equipment import domain_of, local_name
 
 log = logging.getLogger("bocage.supervision")
@@ -49,8 +57,21 @@ KEY_VALUES: Final = View(format="keyValues")
 Changed = tuple[str, Entity | None, Entity | None]
 
 
+_NONE: Final = object()
+#: device snapshots kept for the message outcomes that follow their changes
+_RECENT_MAX: Final = 4096
+#: instants already converted (the attributes of an uplink share one)
+_MS: dict[str, int] = {}
+
+
 def _ms(iso: str) -> int:
-    return int(dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+    found = _MS.get(iso)
+    if found is None:
+        if len(_MS) >= 4096:
+            _MS.clear()
+        found = _MS[iso] = int(
+            dt.datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp() * 1000)
+    return found
 
 
 class Supervisor:
@@ -61,7 +82,11 @@ class Supervisor:
         self.now = now
         self.escalate_after = escalate_after_minutes
         self.tick_seconds = tick_seconds
-        self._states: dict[tuple[str, str, str], State] = {}  # (tenant, rule, entity)
+        #: (tenant, rule) -> entity -> the rule's state for it (idle states are not kept)
+        self._states: dict[tuple[str, str], dict[str, State]] = {}
+        #: (tenant, entity) -> the snapshot of its last evaluation, for the message
+        #: outcomes of the same devices that follow their changes (no store read)
+        self._recent: dict[tuple[str, str], Snapshot] = {}
         self._rules: dict[str, dict[str, Rule]] = {}  # tenant -> id -> rule
         self._queue: queue.Queue[tuple[str, list[Changed]] | _Messages | None] = (
             queue.Queue(100_000))
@@ -119,7 +144,8 @@ class Supervisor:
 
     def changed(self, tenant: str, changes: list[Changed], release: Callable[[], None]) -> None:
         try:
-            relevant = [c for c in changes if c[2] is not None and not self._own(c[2])]
+            # deletions too: they take the entity's snapshot out of ``_recent``, in order
+            relevant = [c for c in changes if c[2] is None or not self._own(c[2])]
             if not relevant:
                 return
             with self._lock:
@@ -128,6 +154,8 @@ class Supervisor:
                 self._queue.put_nowait((tenant, relevant))
             except queue.Full:
                 log.warning("supervision queue full: %d changes not evaluated", len(relevant))
+                with self._lock:
+                    self._recent.clear()  # some may be out of date now: read them again
                 self._done()
         finally:
             release()  # alarms are derived: the write need not wait for their evaluation
@@ -147,6 +175,10 @@ class Supervisor:
                     self.evaluate_messages(item.tenant, item.outcomes, item.now_ms)
                 else:
                     tenant, changes = item
+                    for ident, _, after in changes:
+                        if after is None:
+                            with self._lock:
+                                self._recent.pop((tenant, ident), None)
                     self.evaluate_entities(tenant, [after for _, _, after in changes
                                                     if after is not None])
             except Exception:
@@ -181,13 +213,18 @@ class Supervisor:
         for o in outcomes:
             per_device.setdefault(o.dev_eui.upper(), []).append((o.at_ms, o.failed))
         for eui, messages in per_device.items():
-            try:
-                device = self.store.get(tenant, device_id(eui))
-            except BocageError:
-                device = None
-            if device is None:
-                continue
-            snap = dataclasses.replace(self.snapshot(device), messages=tuple(messages))
+            ident = device_id(eui)
+            with self._lock:
+                known = self._recent.get((tenant, ident))
+            if known is None:
+                try:
+                    device = self.store.get(tenant, ident)
+                except BocageError:
+                    device = None
+                if device is None:
+                    continue
+                known = self.snapshot(device)
+            snap = dataclasses.replace(known, messages=tuple(messages))
             for rule in rules:
                 if rule.target.matches(snap):
                     self._run(tenant, rule, snap, moment)
@@ -225,8 +262,7 @@ class Supervisor:
         with self._lock:
             self.rules(tenant)
             self._rules[tenant][rule.id] = rule
-            for key in [k for k in self._states if k[0] == tenant and k[1] == rule.id]:
-                del self._states[key]
+            self._states.pop((tenant, rule.id), None)
         return rule
 
     def delete_rule(self, tenant: str, rule_id: str) -> None:
@@ -249,16 +285,32 @@ class Supervisor:
             if self._own(entity):
                 continue
             snap = self.snapshot(entity)
+            if snap.entity_type == "Device":
+                with self._lock:
+                    if len(self._recent) >= _RECENT_MAX:
+                        self._recent.clear()
+                    self._recent[(tenant, snap.entity_id)] = snap
             for rule in rules:
                 if rule.target.matches(snap):
                     self._run(tenant, rule, snap, moment)
 
-    def _run(self, tenant: str, rule: Rule, snap: Snapshot, now_ms: int) -> None:
-        key = (tenant, rule.id, snap.entity_id)
+    def held_states(self, tenant: str) -> int:
+        """How many (rule, entity) states the supervisor remembers for ``tenant``:
+        only those with something to remember (a condition holding, recent readings of
+        a rate or a trend, an active alarm); the memory it costs grows with them only."""
         with self._lock:
-            state = self._states.get(key, State())
-            state, decision = evaluate(rule, state, snap, now_ms)
-            self._states[key] = state
+            return sum(len(states) for (t, _), states in self._states.items() if t == tenant)
+
+    def _run(self, tenant: str, rule: Rule, snap: Snapshot, now_ms: int) -> None:
+        with self._lock:
+            states = self._states.get((tenant, rule.id))
+            if states is None:
+                states = self._states[(tenant, rule.id)] = {}
+            state, decision = evaluate(rule, states.get(snap.entity_id, IDLE), snap, now_ms)
+            if state is IDLE:
+                states.pop(snap.entity_id, None)
+            else:
+                states[snap.entity_id] = state
         if decision.action == "raise":
             self._raise(tenant, rule, snap, decision.message)
         elif decision.action == "clear":
@@ -266,17 +318,22 @@ class Supervisor:
 
     def snapshot(self, entity: Entity) -> Snapshot:
         values: dict[str, tuple[Any, int | None]] = {}
+        short = self._short
         for key, insts in entity.items():
-            if key in ENTITY_KEYS or not isinstance(insts, list) or not insts:
+            if key in ENTITY_KEYS or type(insts) is not list or not insts:
                 continue
             inst = insts[0]
-            if not isinstance(inst, dict):
+            if type(inst) is not dict:
                 continue
-            value = inst.get("value", inst.get("object", inst.get("vocab")))
+            value = inst.get("value", _NONE)
+            if value is _NONE:
+                value = inst.get("object", inst.get("vocab"))
             if isinstance(value, dict | list) and inst.get("type") != "Property":
                 continue
             at = inst.get("observedAt")
-            values[self._name(key)] = (value, _ms(at) if isinstance(at, str) else None)
+            name = short.get(key)
+            values[name if name is not None else self._name(key)] = (
+                value, _ms(at) if type(at) is str else None)
         types = entity.get("type") or ["?"]
         model = values.get("refDeviceModel", (None, None))[0]
         return Snapshot(entity["id"], self._name(types[0]), values,

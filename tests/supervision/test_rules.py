@@ -9,6 +9,7 @@ import pytest
 
 from bocage.domain.errors import BadRequestData
 from bocage.supervision.rules import (
+    IDLE,
     Rule,
     Snapshot,
     State,
@@ -213,3 +214,15 @@ def test_a_rule_that_cannot_compile_is_refused_with_the_reason(bad: object,
     with pytest.raises(BadRequestData) as info:
         compile_rule(bad)
     assert message in str(info.value.detail)
+
+
+def test_a_state_with_nothing_to_remember_is_the_idle_state() -> None:
+    r = rule({"kind": "threshold", "attribute": "x", "op": ">", "value": 10}, for_s=60)
+    state, d = evaluate(r, State(), snap(T0, x=5), T0)
+    assert state is IDLE and state.idle and d.action == "none"
+    state, d = evaluate(r, state, snap(T0, x=50), T0)  # holds, waiting for for_s
+    assert not state.idle and state.since == T0 and d.action == "none"
+    state, d = evaluate(r, state, snap(T0 + 70_000, x=51), T0 + 70_000)
+    assert state.active and d.action == "raise"
+    state, d = evaluate(r, state, snap(T0 + 80_000, x=2), T0 + 80_000)
+    assert state is IDLE and d.action == "clear"

@@ -168,3 +168,59 @@ def test_rules_are_stored_replace_defaults_and_refuse_bad_definitions(
         sup.put_rule("", {"id": "x", "target": {"type": "T"}, "condition": {"kind": "nope"}})
     with pytest.raises(ResourceNotFound):
         sup.delete_rule("", "never-existed")
+
+
+def bin_body(n: int, level: float) -> dict[str, Any]:
+    return {"id": f"urn:ngsi-ld:WasteContainer:memo-{n}", "type": "WasteContainer",
+            "fillingLevel": {"type": "Property", "value": level}}
+
+
+def test_only_states_with_something_to_remember_are_held(sup: Supervisor, clock: Clock) -> None:
+    # bin-full (fillingLevel >= 0.9 for 15 minutes): 50 bins well below it leave nothing
+    # to remember; 5 above it are waiting for the 15 minutes to pass
+    for n in range(50):
+        write(sup, clock, bin_body(n, 0.3))
+    assert sup.held_states("") == 0
+    for n in range(5):
+        write(sup, clock, bin_body(n, 0.95))
+    assert sup.held_states("") == 5
+    clock.at += dt.timedelta(minutes=20)
+    write(sup, clock, bin_body(0, 0.97))  # held 20 minutes: raised
+    [alarm] = sup.alarms("")
+    assert alarm.source == "urn:ngsi-ld:WasteContainer:memo-0"
+    write(sup, clock, bin_body(1, 0.2))  # back below before the 15 minutes: forgotten
+    assert sup.held_states("") == 4
+    write(sup, clock, bin_body(0, 0.5))  # below the hysteresis band: cleared, forgotten
+    assert sup.held_states("") == 3
+    assert sup.alarms("", status=rec.ALARM_OPEN) == []
+
+
+@pytest.mark.parametrize("deleted", [False, True])
+def test_message_outcomes_use_the_device_as_last_changed(sup: Supervisor, clock: Clock,
+                                                         deleted: bool) -> None:
+    """The outcomes that follow a device's changes are judged on its last change (no
+    store read); a device deleted since is not judged at all."""
+    from bocage.devices.records import MODEL_PREFIX, device_id
+    from bocage.ingest.outcomes import Outcome
+
+    eui = "70B3D57ED0000A01"
+    body = {"id": device_id(eui), "type": "Device",
+            "refDeviceModel": {"type": "Relationship", "object": MODEL_PREFIX + "bocage-sl1"}}
+    entity = parse_entity(body, sup.terms)
+    [after] = sup.store.apply("", [Mutation(entity["id"], mut.merge(entity, clock(),
+                                                                       upsert=True))])
+    assert isinstance(after, dict)
+    sup.start()
+    try:
+        sup.changed("", [(entity["id"], None, after)], lambda: None)
+        if deleted:
+            sup.store.apply("", [Mutation(entity["id"], mut.delete_entity(entity["id"]))])
+            sup.changed("", [(entity["id"], after, None)], lambda: None)
+        # street lights: 12 messages in 24 h before judging, alarm above 20 % unreadable
+        sup.messages_processed("", [Outcome(eui, clock.ms - k * 60_000, failed=True)
+                                    for k in range(15)])
+        assert sup.wait_idle()
+    finally:
+        sup.close()
+    found = [a.rule for a in sup.alarms("")]
+    assert found == ([] if deleted else ["codec-errors-sl1"])
