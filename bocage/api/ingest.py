@@ -29,6 +29,7 @@ from bocage.api.fastpath import FastRoutes
 from bocage.api.negotiation import JSON, UnsupportedMediaType, parse_json_body
 from bocage.api.services import Services
 from bocage.connectors.chirpstack.envelope import parse_event
+from bocage.connectors.chirpstack.protobuf import decode_event, is_protobuf
 from bocage.connectors.tts.envelope import parse_message
 from bocage.domain.errors import BadRequestData, InvalidRequest, ResourceNotFound, Unauthorized
 from bocage.ingest.record import Uplink
@@ -56,6 +57,11 @@ def _event(request: Request) -> str | None:
 
 async def _body(request: Request, limit: int) -> Any:
     """The JSON body, read straight from the ASGI channel (as ``read_json`` does)."""
+    return parse_json_body(await _raw(request, limit), limit)
+
+
+async def _raw(request: Request, limit: int) -> bytes:
+    """The body's bytes, read straight from the ASGI channel, at most ``limit``."""
     receive = request.receive
     message = await receive()
     if message["type"] == "http.disconnect":
@@ -76,7 +82,9 @@ async def _body(request: Request, limit: int) -> Any:
             if not message.get("more_body", False):
                 break
         raw = b"".join(parts)
-    return parse_json_body(raw, limit)
+    elif len(raw) > limit:
+        raise BadRequestData(f"request body larger than {limit} bytes")
+    return raw
 
 
 def build_router(services: Services, ingestion: Ingestion,
@@ -86,11 +94,20 @@ def build_router(services: Services, ingestion: Ingestion,
     limit = settings.max_body_bytes
 
     async def ingest(request: Request, auth: bytes | None, content_type: bytes | None,
-                     secret: str, setting: str, parse: Callable[[object], Uplink]) -> Response:
+                     secret: str, setting: str, parse: Callable[[object], Uplink],
+                     binary: Callable[[bytes], object] | None = None) -> Response:
         _check_secret(auth, secret, setting)
-        if (content_type or b"").split(b";", 1)[0].strip().lower() != _JSON:
-            raise UnsupportedMediaType("send the event as application/json")
-        record = parse(await _body(request, limit))
+        media = (content_type or b"").split(b";", 1)[0].strip().lower()
+        if media == _JSON:
+            body = await _body(request, limit)
+        elif binary is not None and is_protobuf(media.decode("latin-1")):
+            body = binary(await _raw(request, limit))
+        else:
+            raise UnsupportedMediaType(
+                "send the event as application/json" + (
+                    " or, in ChirpStack's Protobuf encoding, as application/octet-stream"
+                    if binary is not None else ""))
+        record = parse(body)
         if not ingestion.started:  # first use: opens the inbox (file I/O) off the loop
             await run(ingestion.start)
         accepted = await ingestion.accept_soon([record])
@@ -109,7 +126,7 @@ def build_router(services: Services, ingestion: Ingestion,
         return auth, content_type
 
     @router.post("/ingest/chirpstack", status_code=202,
-                 summary="ChirpStack v4 HTTP integration (JSON events)")
+                 summary="ChirpStack v4 HTTP integration (JSON or Protobuf events)")
     async def chirpstack(request: Request) -> Response:
         auth, content_type = headers(request)
         event = _event(request)
@@ -118,7 +135,8 @@ def build_router(services: Services, ingestion: Ingestion,
             raise InvalidRequest("the event query parameter is required (up, status, join, "
                                  "ack, txack, log, location, integration)")
         return await ingest(request, auth, content_type, settings.chirpstack_secret,
-                            "BOCAGE_CHIRPSTACK_SECRET", lambda body: parse_event(event, body))
+                            "BOCAGE_CHIRPSTACK_SECRET", lambda body: parse_event(event, body),
+                            lambda raw: decode_event(event, raw))
 
     @router.post("/ingest/tts", status_code=202,
                  summary="The Things Stack v3 webhook (JSON messages)")

@@ -37,8 +37,10 @@ def test_chirpstack_topic_names_the_event_and_the_body_parses_as_over_http(path:
 def test_chirpstack_bad_messages() -> None:
     up = load("chirpstack-v4/event-up.json")
     topic = "application/a/device/0101010101010101/event/up"
-    with pytest.raises(BadRequestData, match="json=true"):
+    with pytest.raises(BadRequestData, match="not a ChirpStack UplinkEvent in Protobuf"):
         parse_cs(topic, b"\x0a\x24protobuf")
+    with pytest.raises(BadRequestData, match="not valid JSON"):
+        parse_cs(topic, b"{not json")
     with pytest.raises(BadRequestData, match="names no ChirpStack event"):
         parse_cs("application/a/device/0101010101010101/event/upload", orjson.dumps(up))
     with pytest.raises(BadRequestData, match="names device 0202020202020202"):

@@ -57,6 +57,70 @@ def test_every_chirpstack_example_through_http(api: TestClient) -> None:
     assert api.get("/api/dead-letters").json() == []
 
 
+def protobuf(event: str) -> bytes:
+    """A documented ChirpStack event in the integration's Protobuf encoding."""
+    from chirpstack_api.integration import integration_pb2
+    from google.protobuf import json_format
+
+    from bocage.connectors.chirpstack.protobuf import MESSAGES
+
+    message = getattr(integration_pb2, MESSAGES[event])()
+    return json_format.ParseDict(fixture(f"chirpstack-v4/event-{event}.json"),
+                                 message).SerializeToString()
+
+
+def post_pb(client: TestClient, event: str, data: bytes,
+            media: str = "application/octet-stream") -> Any:
+    """As ChirpStack's HTTP integration posts with the Protobuf encoding."""
+    return client.post(f"/ingest/chirpstack?event={event}", content=data,
+                       headers={**CS, "Content-Type": media})
+
+
+def test_every_chirpstack_example_through_http_in_protobuf(api: TestClient) -> None:
+    register(api, PARKING_EUI, "bocage-ps1", location={"longitude": 5.3632,
+                                                       "latitude": 45.9555})
+    events = ("up", "status", "join", "ack", "txack", "log", "location")
+    for event in events:
+        r = post_pb(api, event, protobuf(event))
+        assert r.status_code == 202, (event, r.text)
+        assert r.json()["stored"] == 1
+    settle(api)
+    spot = entity(api, f"urn:ngsi-ld:ParkingSpot:{PARKING_EUI}")
+    assert spot["status"]["value"] == "occupied"
+    assert spot["status"]["observedAt"] == "2022-07-18T09:34:15.775Z"
+    device = entity(api, f"urn:ngsi-ld:Device:{PARKING_EUI}")
+    assert device["batteryLevel"]["value"] == pytest.approx(0.883)
+    assert device["rssi"]["value"] == -36
+    assert device["location"]["value"]["coordinates"] == [-8.839375, 37.344214]
+    assert api.get("/api/dead-letters").json() == []
+    # ChirpStack retrying: the same bytes again are duplicates, stored once
+    for event in events:
+        again = post_pb(api, event, protobuf(event), "application/x-protobuf").json()
+        assert (again["stored"], again["duplicates"]) == (0, 1), event
+
+
+def test_bad_protobuf_is_refused_and_changes_nothing(api: TestClient) -> None:
+    register(api, PARKING_EUI, "bocage-ps1")
+    assert post_pb(api, "up", protobuf("up")).status_code == 202
+    settle(api)
+    before = snapshot(api)
+    r = post_pb(api, "up", b"\xff\xff\xff not protobuf")
+    assert r.status_code == 400 and r.headers["content-type"] == "application/problem+json"
+    assert "not a ChirpStack UplinkEvent in Protobuf" in r.json()["detail"]
+    r = post_pb(api, "integration", b"\x0a\x01x")
+    assert r.status_code == 400 and "not read in Protobuf" in r.json()["detail"]
+    r = post_pb(api, "up", b"")
+    assert r.status_code == 400 and "empty" in r.json()["detail"]
+    r = post_pb(api, "up", protobuf("up"), "text/plain")
+    assert r.status_code == 415 and "application/octet-stream" in r.json()["detail"]
+    r = api.post("/ingest/tts", content=protobuf("up"),
+                 headers={**TTS, "Content-Type": "application/octet-stream"})
+    assert r.status_code == 415  # The Things Stack's webhooks are JSON only
+    settle(api)
+    assert snapshot(api) == before
+    assert api.get("/api/dead-letters").json() == []
+
+
 def test_tts_examples_through_http(api: TestClient) -> None:
     # this device's network server decodes; our model maps its keys to Smart Data Model terms
     model = {"id": "uno-ns", "vendor": "The Things Products", "model": "The Things Uno",

@@ -134,6 +134,34 @@ def test_every_chirpstack_example_through_mqtt(api: TestClient, broker: Publishe
     assert api.get("/api/dead-letters").json() == []
 
 
+def test_chirpstack_protobuf_events_through_mqtt(api: TestClient, broker: Publisher,
+                                                 app_id: str, settings: Settings) -> None:
+    """ChirpStack with ``json = false``: the same events in Protobuf, same entities."""
+    from chirpstack_api.integration import integration_pb2
+    from google.protobuf import json_format
+
+    from bocage.connectors.chirpstack.protobuf import MESSAGES
+
+    register(api, PARKING_EUI, "bocage-ps1")
+    events = ("up", "status", "location")
+    for event in events:
+        body = fixture(f"chirpstack-v4/event-{event}.json")
+        data = json_format.ParseDict(body, getattr(integration_pb2, MESSAGES[event])())
+        broker.publish(cs_topic(app_id, body["deviceInfo"]["devEui"], event),
+                       data.SerializeToString())
+    wait_for(lambda: counted(api, "chirpstack", "stored") == len(events), what="3 stored")
+    settle(api)
+    assert entity(api, f"urn:ngsi-ld:ParkingSpot:{PARKING_EUI}")["status"]["value"] == (
+        "occupied")
+    device = entity(api, f"urn:ngsi-ld:Device:{PARKING_EUI}")
+    assert device["batteryLevel"]["value"] == pytest.approx(0.883)
+    assert device["location"]["value"]["coordinates"] == [-8.839375, 37.344214]
+    # the inbox keeps the event's JSON form: what a dead letter shows and a replay reads
+    [(_, up)] = [row for row in inbox_rows(settings) if row[1]["event"] == "up"]
+    assert up["raw"]["deviceInfo"]["devEui"] == PARKING_EUI
+    assert api.get("/api/dead-letters").json() == []
+
+
 def test_every_tts_example_through_mqtt(api: TestClient, broker: Publisher, app_id: str,
                                         settings: Settings) -> None:
     model = {"id": "uno-ns", "vendor": "The Things Products", "model": "The Things Uno",

@@ -3,7 +3,10 @@
 ChirpStack publishes each event on
 ``application/{applicationId}/device/{devEui}/event/{kind}``: the kind comes
 from the topic (where the HTTP integration has its ``event`` parameter), the
-body is the same JSON event, parsed by the same envelope parser.
+body is the same event, parsed by the same envelope parser: JSON (``json = true``
+in ChirpStack's ``[integration.mqtt]``) or Protobuf (``json = false``), told apart
+by their first byte (a JSON event is an object, ``{``; the first byte of an event
+in Protobuf is a field tag, never that one).
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import orjson
 
 from bocage.connectors.chirpstack.envelope import EVENTS, parse_event
+from bocage.connectors.chirpstack.protobuf import decode_event
 from bocage.domain.errors import BadRequestData
 from bocage.ingest.record import Uplink
 
@@ -31,12 +35,17 @@ def parse_mqtt(topic: str, payload: bytes, now: str = "") -> Uplink:
     signature of every MQTT parser the same.
     """
     event = event_of(topic)
-    try:
-        body = orjson.loads(payload)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequestData(
-            f"the message is not JSON ({exc}); set json=true in the [integration.mqtt] "
-            "section of ChirpStack's configuration (protobuf is not supported)") from None
+    body: object
+    if payload[:1] == b"{":  # a JSON object; an event in Protobuf never starts so
+        body = _json(payload)
+    else:
+        try:
+            body = decode_event(event, payload)
+        except BadRequestData:
+            # JSON after white space (whose bytes are also Protobuf tags: tried second)
+            if payload.lstrip()[:1] != b"{":
+                raise
+            body = _json(payload)
     record = parse_event(event, body)
     levels = topic.split("/")
     if (len(levels) == 6 and levels[0] == "application" and levels[2] == "device"
@@ -44,3 +53,10 @@ def parse_mqtt(topic: str, payload: bytes, now: str = "") -> Uplink:
         raise BadRequestData(f"the topic names device {levels[3]} but the event is about "
                              f"{record.dev_eui}")
     return record
+
+
+def _json(payload: bytes) -> object:
+    try:
+        return orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequestData(f"the message is not valid JSON ({exc})") from None
