@@ -16,6 +16,10 @@ measured too: `cpu_us_per_uplink` is what one uplink costs the server through
 the full path (accept + decode + entity update), and `one_core_uplinks_per_s`
 = 1 / that, the rate one core given to the server alone would sustain.
 
+History: the same two HTTP rounds on a second server started with
+BOCAGE_HISTORY_ENABLED=false (no history recorded); `history_on_to_off_one_core_ratio`
+is what recording history leaves of the one-core rate (1 = it costs nothing).
+
 The floor: a raw ASGI app (benchmarks/asgi_hello.py) served by the same
 uvicorn/httptools/uvloop stack, measured the same way (`asgi_hello_cpu_us`):
 what the HTTP stack alone costs per request on this machine, under any
@@ -43,6 +47,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -243,6 +249,60 @@ def start_broker(tmp: Path) -> tuple[subprocess.Popen[bytes], int]:
     return proc, port
 
 
+@contextmanager
+def serving(folder: Path, devices: int, mqtt_port: int | None,
+            history: bool = True) -> Iterator[tuple[str, int]]:
+    """A `bocage serve` on a database in ``folder`` with ``devices`` parking sensors
+    registered (and its MQTT connector on ``mqtt_port``): (base URL, pid)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    env = {**os.environ, "BOCAGE_DATABASE_URL": f"sqlite:///{folder}/bench.db",
+           "BOCAGE_LOG_LEVEL": "WARNING", "BOCAGE_CHIRPSTACK_SECRET": SECRET,
+           "BOCAGE_INGEST_MAX_BACKLOG": "10000000",
+           "BOCAGE_HISTORY_ENABLED": "true" if history else "false"}
+    if mqtt_port is not None:
+        env.update({"BOCAGE_CHIRPSTACK_MQTT_URL": f"mqtt://127.0.0.1:{mqtt_port}",
+                    "BOCAGE_CHIRPSTACK_MQTT_TOPICS": TOPIC.format(eui="+")})
+    # authentication stays on (the ingest endpoint has its own secret); an
+    # administrator's key registers the devices and the rules
+    key = subprocess.run([sys.executable, "-m", "bocage.cli", "keys", "create", "--role",
+                          "admin", "--scope", "/", "--name", "bench"], env=env,
+                         check=True, capture_output=True, text=True).stdout.strip()
+    ADMIN.update({"Authorization": f"Bearer {key}"})
+    proc = subprocess.Popen([sys.executable, "-m", "bocage.cli", "serve", "--port",
+                             str(port)], env=env)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(base + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.1)
+        with httpx.Client(base_url=base, timeout=30, headers=ADMIN) as client:
+            for n in range(1, devices + 1):
+                r = client.post("/api/devices", json={"devEui": eui(n), "model": "bocage-ps1"})
+                if r.status_code != 201:
+                    raise RuntimeError(f"device {n}: {r.status_code} {r.text}")
+        yield base, proc.pid
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def add_rules(base: str, count: int) -> None:
+    """The supervision issue's bar: ingestion with ``count`` rules on the parking model."""
+    with httpx.Client(base_url=base, timeout=30, headers=ADMIN) as client:
+        for k in range(count):
+            r = client.put(f"/api/rules/bench-{k}", json={
+                "id": f"bench-{k}", "name": f"bench {k}", "severity": "minor",
+                "target": {"type": "ParkingSpot"},
+                "condition": {"kind": "threshold", "attribute": "status",
+                              "op": "==", "value": f"never-{k}"}})
+            if r.status_code not in (200, 201):
+                raise RuntimeError(f"rule {k}: {r.status_code} {r.text}")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--seconds", type=int, default=10)
@@ -252,6 +312,8 @@ def main() -> int:
     parser.add_argument("--rules", type=int, default=10,
                         help="then measure HTTP again with this many more rules on the "
                              "parking model (0: skip)")
+    parser.add_argument("--no-history-off", action="store_true",
+                        help="skip the HTTP rounds on a server that records no history")
     parser.add_argument("--out", default=str(HERE / "results" / "ingest-sqlite.json"))
     parser.add_argument("--publish", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -268,69 +330,45 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp_name:
         tmp = Path(tmp_name)
         broker, mqtt_port = start_broker(tmp)
-        port = free_port()
-        env = {**os.environ, "BOCAGE_DATABASE_URL": f"sqlite:///{tmp}/bench.db",
-               "BOCAGE_LOG_LEVEL": "WARNING", "BOCAGE_CHIRPSTACK_SECRET": SECRET,
-               "BOCAGE_CHIRPSTACK_MQTT_URL": f"mqtt://127.0.0.1:{mqtt_port}",
-               "BOCAGE_CHIRPSTACK_MQTT_TOPICS": TOPIC.format(eui="+"),
-               "BOCAGE_INGEST_MAX_BACKLOG": "10000000"}
-        # authentication stays on (the ingest endpoint has its own secret); an
-        # administrator's key registers the devices and the rules
-        key = subprocess.run([sys.executable, "-m", "bocage.cli", "keys", "create", "--role",
-                              "admin", "--scope", "/", "--name", "bench"], env=env,
-                             check=True, capture_output=True, text=True).stdout.strip()
-        admin = {"Authorization": f"Bearer {key}"}
-        ADMIN.update(admin)
-        proc = subprocess.Popen([sys.executable, "-m", "bocage.cli", "serve", "--port",
-                                 str(port)], env=env)
-        base = f"http://127.0.0.1:{port}"
         try:
-            for _ in range(300):
-                try:
-                    if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
-            with httpx.Client(base_url=base, timeout=30, headers=admin) as client:
-                for n in range(1, args.devices + 1):
-                    r = client.post("/api/devices", json={"devEui": eui(n), "model": "bocage-ps1"})
-                    if r.status_code != 201:
-                        raise RuntimeError(f"device {n}: {r.status_code} {r.text}")
-            # a first round touches every device's entities for the first time (caches,
-            # first history rows): measured, but the figures are the second round's, so
-            # that the round with more rules below compares with a warm server
-            http_bench(base, proc.pid, args.seconds, args.devices, tmp)
-            results.update(http_bench(base, proc.pid, args.seconds, args.devices, tmp))
-            results.update(asgi_floor(args.seconds))
-            results["http_cpu_ratio_to_asgi_hello"] = (results["asgi_hello_cpu_us"]
-                                                      / results["http_cpu_us_per_uplink"])
-            if args.rules:
-                # the supervision issue's bar: ingestion with 10 rules per device model
-                with httpx.Client(base_url=base, timeout=30, headers=admin) as client:
-                    for k in range(args.rules):
-                        r = client.put(f"/api/rules/bench-{k}", json={
-                            "id": f"bench-{k}", "name": f"bench {k}", "severity": "minor",
-                            "target": {"type": "ParkingSpot"},
-                            "condition": {"kind": "threshold", "attribute": "status",
-                                          "op": "==", "value": f"never-{k}"}})
-                        if r.status_code not in (200, 201):
-                            raise RuntimeError(f"rule {k}: {r.status_code} {r.text}")
-                ruled = http_bench(base, proc.pid, args.seconds, args.devices, tmp)
-                results.update({f"rules{args.rules}_{k}": v for k, v in ruled.items()
-                                if k in ("http_accepted_per_s", "http_processed_per_s",
-                                         "http_cpu_us_per_uplink",
-                                         "http_one_core_uplinks_per_s")})
-                results[f"rules{args.rules}_cpu_ratio"] = (
-                    results["http_cpu_us_per_uplink"]
-                    / results[f"rules{args.rules}_http_cpu_us_per_uplink"])
-            results.update(mqtt_bench(base, proc.pid, mqtt_port, args.mqtt))
-            spot = httpx.get(f"{base}/ngsi-ld/v1/entities/urn:ngsi-ld:ParkingSpot:{eui(1)}",
-                             headers=admin).json()
-            if "status" not in spot:
-                raise RuntimeError(f"the uplinks did not reach the entities: {spot}")
+            with serving(tmp / "on", args.devices, mqtt_port) as (base, pid):
+                # a first round touches every device's entities for the first time
+                # (caches, first history rows): measured, but the figures are the second
+                # round's, so that the round with more rules below compares with a warm
+                # server
+                http_bench(base, pid, args.seconds, args.devices, tmp)
+                results.update(http_bench(base, pid, args.seconds, args.devices, tmp))
+                results.update(asgi_floor(args.seconds))
+                results["http_cpu_ratio_to_asgi_hello"] = (results["asgi_hello_cpu_us"]
+                                                          / results["http_cpu_us_per_uplink"])
+                if args.rules:
+                    add_rules(base, args.rules)
+                    ruled = http_bench(base, pid, args.seconds, args.devices, tmp)
+                    results.update({f"rules{args.rules}_{k}": v for k, v in ruled.items()
+                                    if k in ("http_accepted_per_s", "http_processed_per_s",
+                                             "http_cpu_us_per_uplink",
+                                             "http_one_core_uplinks_per_s")})
+                    results[f"rules{args.rules}_cpu_ratio"] = (
+                        results["http_cpu_us_per_uplink"]
+                        / results[f"rules{args.rules}_http_cpu_us_per_uplink"])
+                results.update(mqtt_bench(base, pid, mqtt_port, args.mqtt))
+                spot = httpx.get(f"{base}/ngsi-ld/v1/entities/urn:ngsi-ld:ParkingSpot:{eui(1)}",
+                                 headers=ADMIN).json()
+                if "status" not in spot:
+                    raise RuntimeError(f"the uplinks did not reach the entities: {spot}")
+            if not args.no_history_off:
+                # the history issue's bar: ingestion with history recorded keeps the rate
+                # it has without; the same HTTP rounds on a server that records none
+                with serving(tmp / "off", args.devices, None, history=False) as (base, pid):
+                    http_bench(base, pid, args.seconds, args.devices, tmp)
+                    off = http_bench(base, pid, args.seconds, args.devices, tmp)
+                results["history_off_http_cpu_us_per_uplink"] = off["http_cpu_us_per_uplink"]
+                results["history_off_http_one_core_uplinks_per_s"] = (
+                    off["http_one_core_uplinks_per_s"])
+                results["history_on_to_off_one_core_ratio"] = (
+                    results["http_one_core_uplinks_per_s"]
+                    / off["http_one_core_uplinks_per_s"])
         finally:
-            proc.terminate()
-            proc.wait(timeout=30)
             broker.terminate()
             broker.wait(timeout=10)
 
