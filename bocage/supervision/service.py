@@ -170,6 +170,9 @@ class Supervisor:
             item = self._queue.get()
             if item is None:
                 return
+            if self._stop.is_set():  # closing: what is still queued is not evaluated
+                self._done()  # (a condition that holds is seen again after a restart)
+                continue
             try:
                 if isinstance(item, _Messages):
                     self.evaluate_messages(item.tenant, item.outcomes, item.now_ms)
@@ -462,6 +465,8 @@ class Supervisor:
             silence = [r for r in self.rules(tenant) if r.enabled and _has_kind(r, "silence")]
             types = {r.target.entity_type for r in silence if r.target.entity_type}
             for type_name in sorted(types):
+                if self._stop.is_set():
+                    return
                 for entity in self._query(tenant, type_name):
                     snap = self.snapshot(entity)
                     for rule in silence:
