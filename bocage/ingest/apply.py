@@ -149,7 +149,8 @@ def merge_newer(patch: Entity, now: str, *, create: bool = True) -> MutationFn:
         if plain:
             return _merge_plain(patch, current, now)
         kept = {k: v for k, v in patch.items()
-                if k in ENTITY_KEYS or not _older(v, current.get(k))}
+                if k in ENTITY_KEYS or not (_older(v, current.get(k))
+                                            or restated(v, current.get(k)))}
         return mut.merge(kept, now, upsert=True)(current)
 
     return fn
@@ -194,6 +195,8 @@ def _merge_plain(patch: Entity, current: Entity, now: str) -> Entity:
         if not stored:
             out[key] = [{**new, "createdAt": now, "modifiedAt": now}]
             continue
+        if restated(insts, stored):
+            continue  # the same relationship or static value again: not a change
         old_at = _first_at(stored)
         new_at = new.get("observedAt")
         if type(new_at) is str and type(old_at) is str and new_at < old_at:
@@ -223,6 +226,23 @@ def _merge_plain(patch: Entity, current: Entity, now: str) -> Entity:
             out[key] = changed
     out["modifiedAt"] = now
     return out
+
+
+def restated(new: list[Any], stored: list[Any] | None) -> bool:
+    """An attribute a patch states again as it is stored, without an observation time
+    (the asset's relationship to its device, sent with every uplink; a static value):
+    not a change. It is left as stored: no new ``modifiedAt``, no history instance, no
+    index work. A reading with ``observedAt`` is never restated, even with the same
+    value: it is a new observation."""
+    if not stored or len(new) != 1 or len(stored) != 1:
+        return False
+    given, kept = new[0], stored[0]
+    if type(given) is not dict or type(kept) is not dict or "observedAt" in given \
+            or "datasetId" in given or "datasetId" in kept:
+        return False
+    if len(given) != sum(1 for k in kept if k not in _STAMPS):
+        return False
+    return all(k not in _STAMPS and k in kept and kept[k] == v for k, v in given.items())
 
 
 def _first_at(insts: list[dict[str, Any]]) -> Any:

@@ -12,7 +12,7 @@ import pytest
 
 from bocage.domain.entity import ENTITY_KEYS, Entity
 from bocage.domain.errors import ResourceNotFound
-from bocage.ingest.apply import _is_plain, _older, merge_newer
+from bocage.ingest.apply import _is_plain, _older, merge_newer, restated
 from bocage.ngsild import mutations as mut
 
 NOW = "2026-01-01T00:00:00.000Z"
@@ -20,8 +20,10 @@ A, B, C = "https://x/a", "https://x/b", "https://x/c"
 
 
 def reference(patch: Entity, current: Entity) -> Any:
-    """What merge_newer did before it merged plain patches itself."""
-    kept = {k: v for k, v in patch.items() if k in ENTITY_KEYS or not _older(v, current.get(k))}
+    """The generic merge of what merge_newer keeps of a patch: neither older than the
+    stored attribute nor the stored attribute restated."""
+    kept = {k: v for k, v in patch.items() if k in ENTITY_KEYS or not (
+        _older(v, current.get(k)) or restated(v, current.get(k)))}
     return mut.merge(kept, NOW, upsert=True)(current)
 
 
@@ -112,3 +114,26 @@ def test_a_missing_entity_is_created_unless_told_not_to() -> None:
     assert merge_newer(patch, NOW)(None) == mut.merge(patch, NOW, upsert=True)(None)
     with pytest.raises(ResourceNotFound):
         merge_newer(patch, NOW, create=False)(None)
+
+
+def test_a_restated_relationship_or_static_value_is_not_a_change() -> None:
+    rel = {"type": "Relationship", "object": "urn:x:9"}
+    stored = {**rel, "createdAt": "2025-01-01T00:00:00.000Z",
+              "modifiedAt": "2025-01-01T00:00:00.000Z"}
+    current: Entity = {"id": "urn:x:1", "type": ["https://x/T"], A: [stored],
+                       B: [{"type": "Property", "value": 1,
+                            "observedAt": "2025-06-01T00:00:00.000Z",
+                            "createdAt": "2025-01-01T00:00:00.000Z",
+                            "modifiedAt": "2025-06-01T00:00:00.000Z"}]}
+    reading = {"type": "Property", "value": 1, "observedAt": "2026-06-01T00:00:00.000Z"}
+    got = merge_newer({"id": "urn:x:1", "type": ["https://x/T"], A: [dict(rel)],
+                       B: [reading]}, NOW)(copy.deepcopy(current))
+    assert isinstance(got, dict)
+    assert got[A] == [stored]  # as stored: same modifiedAt, so no history instance
+    # the same value observed again is a new observation
+    assert got[B][0]["observedAt"] == reading["observedAt"] and got[B][0]["modifiedAt"] == NOW
+    assert restated([dict(rel)], [stored])
+    assert not restated([{**rel, "object": "urn:x:8"}], [stored])   # another target
+    assert not restated([reading], current[B])                        # observed: never
+    assert not restated([dict(rel)], [stored, {**rel, "datasetId": "urn:d"}])
+    assert not restated([{**rel, "datasetId": "urn:d"}], [{**stored, "datasetId": "urn:d"}])
