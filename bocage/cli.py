@@ -35,11 +35,12 @@ def _serve(settings: Settings, simulate: Any = None) -> None:
     from bocage.logs import configure
     from bocage.storage.factory import open_store
 
-    configure(settings.log_level)
     if not settings.auth_on and not _loopback(settings.host):
         typer.echo(f"bocage: BOCAGE_AUTH=off serves every caller as an administrator: it "
                    f"listens on loopback only, not on {settings.host}", err=True)
         raise typer.Exit(2)
+    # only once it will serve: the root handler writes to this process's stderr for good
+    configure(settings.log_level)
     try:
         store = open_store(settings.database_url, settings.group_commit_ms,
                            history=settings.history_enabled,
