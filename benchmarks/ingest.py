@@ -56,7 +56,7 @@ import orjson
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE))
-from run import free_port, machine  # noqa: E402
+from run import bocage_server, free_port, machine  # noqa: E402
 
 FIXTURE = HERE.parent / "tests" / "connectors" / "fixtures" / "chirpstack-v4" / "event-up.json"
 SECRET = "bench-secret"
@@ -255,7 +255,6 @@ def serving(folder: Path, devices: int, mqtt_port: int | None,
     """A `bocage serve` on a database in ``folder`` with ``devices`` parking sensors
     registered (and its MQTT connector on ``mqtt_port``): (base URL, pid)."""
     folder.mkdir(parents=True, exist_ok=True)
-    port = free_port()
     env = {**os.environ, "BOCAGE_DATABASE_URL": f"sqlite:///{folder}/bench.db",
            "BOCAGE_LOG_LEVEL": "WARNING", "BOCAGE_CHIRPSTACK_SECRET": SECRET,
            "BOCAGE_INGEST_MAX_BACKLOG": "10000000",
@@ -265,29 +264,14 @@ def serving(folder: Path, devices: int, mqtt_port: int | None,
                     "BOCAGE_CHIRPSTACK_MQTT_TOPICS": TOPIC.format(eui="+")})
     # authentication stays on (the ingest endpoint has its own secret); an
     # administrator's key registers the devices and the rules
-    key = subprocess.run([sys.executable, "-m", "bocage.cli", "keys", "create", "--role",
-                          "admin", "--scope", "/", "--name", "bench"], env=env,
-                         check=True, capture_output=True, text=True).stdout.strip()
-    ADMIN.update({"Authorization": f"Bearer {key}"})
-    proc = subprocess.Popen([sys.executable, "-m", "bocage.cli", "serve", "--port",
-                             str(port)], env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
+    with bocage_server(env) as (base, pid, key):
+        ADMIN.update({"Authorization": f"Bearer {key}"})
         with httpx.Client(base_url=base, timeout=30, headers=ADMIN) as client:
             for n in range(1, devices + 1):
                 r = client.post("/api/devices", json={"devEui": eui(n), "model": "bocage-ps1"})
                 if r.status_code != 201:
                     raise RuntimeError(f"device {n}: {r.status_code} {r.text}")
-        yield base, proc.pid
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+        yield base, pid
 
 
 def add_rules(base: str, count: int) -> None:

@@ -35,7 +35,6 @@ import json
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -47,7 +46,7 @@ from typing import Any
 
 import httpx
 import orjson
-from run import free_port, machine, wrk
+from run import bocage_server, free_port, machine, wrk
 
 HERE = Path(__file__).parent
 TARGETS = {
@@ -125,30 +124,11 @@ class Receiver:
 
 @contextmanager
 def bocage(tmp: Path, **settings: str) -> Iterator[tuple[str, str]]:
-    port = free_port()
     env = {**os.environ, "BOCAGE_DATABASE_URL": f"sqlite:///{tmp}/bench.db",
            "BOCAGE_LOG_LEVEL": "WARNING",
            **{f"BOCAGE_{k.upper()}": v for k, v in settings.items()}}
-    # every request carries a platform-admin API key (authentication is on, as deployed)
-    key = subprocess.run([sys.executable, "-m", "bocage.cli", "keys", "create", "--role",
-                          "admin", "--scope", "/", "--name", "benchmark"], env=env,
-                         capture_output=True, text=True, check=True).stdout.strip()
-    proc = subprocess.Popen([sys.executable, "-m", "bocage.cli", "serve", "--port", str(port)],
-                            env=env)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.1)
-        else:
-            raise RuntimeError("bocage did not become ready")
+    with bocage_server(env) as (base, _, key):
         yield base, key
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def auth(key: str) -> dict[str, str]:

@@ -30,6 +30,8 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -225,11 +227,12 @@ def machine() -> dict[str, Any]:
             "system": platform.platform()}
 
 
-def serve_and_bench(database_url: str, n_entities: int, quick: bool) -> dict[str, float]:
-    """Start `bocage serve` on `database_url`, load and measure it, stop it."""
+@contextmanager
+def bocage_server(env: dict[str, str]) -> Iterator[tuple[str, int, str]]:
+    """A `bocage serve` on a free port with ``env`` (its BOCAGE_* settings), ready:
+    (base URL, pid, a platform administrator's API key). Every benchmark request
+    carries such a key: authentication is on, as deployed. Stopped on exit."""
     port = free_port()
-    env = {**os.environ, "BOCAGE_DATABASE_URL": database_url,
-           "BOCAGE_LOG_LEVEL": "WARNING", "BOCAGE_MAX_BATCH": "10000"}
     key = subprocess.run([sys.executable, "-m", "bocage.cli", "keys", "create", "--role",
                           "admin", "--scope", "/", "--name", "benchmark"], env=env,
                          capture_output=True, text=True, check=True).stdout.strip()
@@ -244,11 +247,19 @@ def serve_and_bench(database_url: str, n_entities: int, quick: bool) -> dict[str
             except httpx.TransportError:
                 time.sleep(0.1)
         else:
-            raise RuntimeError(f"bocage did not become ready on {database_url}")
-        return asyncio.run(bench(base, proc.pid, n_entities, quick, key))
+            raise RuntimeError(f"bocage did not become ready ({env.get('BOCAGE_DATABASE_URL')})")
+        yield base, proc.pid, key
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def serve_and_bench(database_url: str, n_entities: int, quick: bool) -> dict[str, float]:
+    """Start `bocage serve` on `database_url`, load and measure it, stop it."""
+    env = {**os.environ, "BOCAGE_DATABASE_URL": database_url,
+           "BOCAGE_LOG_LEVEL": "WARNING", "BOCAGE_MAX_BATCH": "10000"}
+    with bocage_server(env) as (base, pid, key):
+        return asyncio.run(bench(base, pid, n_entities, quick, key))
 
 
 def run_backend(backend: str, n_entities: int, quick: bool) -> dict[str, float]:

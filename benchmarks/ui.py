@@ -21,7 +21,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -29,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from run import free_port, machine, p95
+from run import bocage_server, machine, p95
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bocage.web.dashboards import DASHBOARDS
@@ -84,24 +83,11 @@ def main() -> int:
     parser.add_argument("--samples", type=int, default=30)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
         env = {**os.environ, "BOCAGE_DATABASE_URL": f"sqlite:///{tmp}/ui.db",
                "BOCAGE_LOG_LEVEL": "WARNING"}
         # pages show what their visitor may see: the platform administrator sees everything
-        key = subprocess.run([sys.executable, "-m", "bocage.cli", "keys", "create", "--role",
-                              "admin", "--scope", "/", "--name", "benchmark"], env=env,
-                             capture_output=True, text=True, check=True).stdout.strip()
-        headers = {"Authorization": f"Bearer {key}"}
-        proc = subprocess.Popen([sys.executable, "-m", "bocage.cli", "serve", "--port",
-                                 str(port)], env=env)
-        base = f"http://127.0.0.1:{port}"
-        try:
-            for _ in range(300):
-                try:
-                    if httpx.get(base + "/readyz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    time.sleep(0.1)
+        with bocage_server(env) as (base, _, key):
+            headers = {"Authorization": f"Bearer {key}"}
             with httpx.Client(timeout=120, headers=headers) as client:
                 for first in range(0, args.markers, 1000):
                     body = [entity(n) for n in range(first, min(first + 1000, args.markers))]
@@ -130,9 +116,6 @@ def main() -> int:
                         samples.append((time.perf_counter() - start) * 1000)
                     server[name] = p95(samples)
             loads = map_interactive_s(base, headers)
-        finally:
-            proc.terminate()
-            proc.wait(timeout=30)
     results = {"markers": args.markers, "map_interactive_median_s": statistics.median(loads),
                "map_interactive_worst_s": max(loads),
                **{f"server_p95_ms_{k}": v for k, v in server.items()}}
