@@ -15,12 +15,17 @@ from __future__ import annotations
 from typing import Any, Final
 
 from bocage.domain.entity import Entity
-from bocage.domain.temporal import INSTANCE_PREFIX, Record, TimeProperty
+from bocage.domain.temporal import INSTANCE_PREFIX, TimeProperty
 from bocage.domain.terms import Terms
 from bocage.domain.timefmt import from_ms
 from bocage.history.frame import Frame, Shape
 from bocage.ngsild.render import View, render_instance
-from bocage.ngsild.temporal_render import SUMMARY_KEY, VALUES_KEY, entity_head, full_instance
+from bocage.ngsild.temporal_render import (
+    SUMMARY_KEY,
+    VALUES_KEY,
+    entity_head,
+    render_record,
+)
 
 _DAY: Final = 86_400_000
 _TOD_MAX: Final = 200_000
@@ -70,22 +75,11 @@ def render_frames(
         if simplified:
             out[name] = _simplified(frame, terms, timeproperty)
         elif view.lang is not None or view.format != "normalized":
-            out[name] = [_record(r, terms, view) for r in frame.records()]
+            # views the fast path does not cover: record by record
+            out[name] = [render_record(r, terms, view) for r in frame.records()]
         else:
             out[name] = _normalized(frame, terms, view)
     return out
-
-
-def _record(record: Record, terms: Terms, view: View) -> Any:
-    """One record as ``temporal_render`` shows it (views the fast path does not cover)."""
-    inst = full_instance(record)
-    summary = inst.pop(SUMMARY_KEY, None)
-    shown = render_instance(inst, terms, view)
-    if isinstance(shown, dict):
-        shown["instanceId"] = record.instance_id
-        if summary is not None:
-            shown[SUMMARY_KEY] = summary
-    return shown
 
 
 def _template(shape: Shape, terms: Terms, view: View) -> tuple[dict[str, Any], Any]:

@@ -68,7 +68,7 @@ def render_temporal(
         if simplified:
             out[name] = _simplified(records, terms, timeproperty)
         else:
-            out[name] = [_normalized(r, terms, view) for r in records]
+            out[name] = [render_record(r, terms, view) for r in records]
     return out
 
 
@@ -76,7 +76,8 @@ def render_temporal(
 SUMMARY_KEY: Final = "bocage:summary"
 
 
-def _normalized(record: Record, terms: Terms, view: View) -> Any:
+def render_record(record: Record, terms: Terms, view: View) -> Any:
+    """One history record as an attribute instance of the temporal representation."""
     inst = full_instance(record)
     summary = inst.pop(SUMMARY_KEY, None)
     shown = render_instance(inst, terms, view)
