@@ -54,7 +54,7 @@ def decode_event(event: str, data: bytes) -> dict[str, Any]:
         raise BadRequestData(f"empty Protobuf body: not a ChirpStack {name}")
     try:
         message = _message_class(name).FromString(data)
-    except (DecodeError, RuntimeWarning, ValueError) as exc:
+    except (DecodeError, ValueError) as exc:
         raise BadRequestData(f"the body is not a ChirpStack {name} in Protobuf: {exc}") from None
     # fields a newer ChirpStack added are skipped, as Protobuf means them to be; bytes
     # that are no event at all lack the device the envelope parser asks for
