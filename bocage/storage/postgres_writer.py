@@ -21,21 +21,17 @@ the group fails with :class:`ServiceUnavailable` (503): nothing acknowledged.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import queue
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from concurrent.futures import Future, InvalidStateError
-from dataclasses import dataclass
 from typing import Any, Final, TypeVar
 
 import psycopg
 from psycopg import errors
 
-from bocage.domain.errors import BocageError, ServiceUnavailable
+from bocage.domain.errors import ServiceUnavailable
+from bocage.storage.group_commit import GroupWriter, Item, resolve
 
 log = logging.getLogger(__name__)
 
@@ -44,19 +40,13 @@ Conn = psycopg.Connection[Any]
 Job = Callable[[Conn, Counter[Any]], T]
 Flush = Callable[[Conn, Counter[Any]], None]
 
-#: Stop adding jobs to a group past this many mutations (bounds transaction size).
-MAX_GROUP_WEIGHT: Final = 10_000
 #: SQLSTATEs worth running a whole group again for: a concurrent bocage
 #: process won a race (serialisation, deadlock, a unique key created meanwhile).
 _TRANSIENT: Final = frozenset({"40001", "40P01", "23505"})
 _MAX_TRANSIENT_RETRIES: Final = 3
 
 
-@dataclass(slots=True)
-class _Item:
-    job: Job[Any]
-    future: Future[Any]
-    weight: int
+_Item = Item[Conn]
 
 
 class _ConnectionLost(Exception):
@@ -83,9 +73,6 @@ class _JobFailed(Exception):
         self.cause = cause
 
 
-_STOP: Final = object()
-
-
 def is_connection_error(exc: BaseException, conn: Conn | None = None) -> bool:
     """The connection (or the server) is gone, as opposed to a bad statement."""
     if conn is not None and (conn.broken or conn.closed):
@@ -98,7 +85,7 @@ def is_connection_error(exc: BaseException, conn: Conn | None = None) -> bool:
     return isinstance(exc, psycopg.InterfaceError)
 
 
-class Writer:
+class Writer(GroupWriter[Conn]):
     """Owns the connections ``connect`` makes, from construction on."""
 
     def __init__(
@@ -116,89 +103,15 @@ class Writer:
         self._flush = flush
         self._on_rollback = on_rollback
         self._retry_seconds = retry_seconds
-        self._max_wait = max(0.0, group_commit_ms) / 1000.0
-        self._commit_cost = self._max_wait
-        self._last_group = 1
-        self._queue: queue.Queue[_Item | object] = queue.Queue(maxsize=max(1, queue_size))
-        self._lock = threading.Lock()
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
+        super().__init__(group_commit_ms, queue_size, name)
 
-    # ---------------------------------------------------------------- callers
-
-    def submit(self, job: Job[T], weight: int = 1) -> T:
-        return self.enqueue(job, weight).result()
-
-    def enqueue(self, job: Job[T], weight: int = 1) -> Future[T]:
-        """Queue ``job``; the future completes once it is committed."""
-        if threading.current_thread() is self._thread:
-            raise RuntimeError("a write job cannot submit another write job")
-        future: Future[T] = Future()
-        with self._lock:
-            if self._closed:
-                raise ServiceUnavailable("the store is closed")
-            try:
-                self._queue.put_nowait(_Item(job, future, max(1, weight)))
-            except queue.Full:
-                raise ServiceUnavailable(
-                    "too many writes waiting; retry shortly", retry_after=1
-                ) from None
-        return future
-
-    def alive(self) -> bool:
-        return self._thread.is_alive() and not self._closed
-
-    def close(self) -> None:
-        """Finish every queued job, then stop the thread and close the connection."""
-        with self._lock:
-            if self._closed:
-                return
-            self._closed = True
-            self._queue.put(_STOP)
-        self._thread.join()
+    def _on_close(self) -> None:
         if self._conn is not None:
             self._conn.close()
             self._conn = None
 
-    # ------------------------------------------------------------------ thread
-
-    def _run(self) -> None:
-        stopping = False
-        while not stopping:
-            first = self._queue.get()
-            if first is _STOP:
-                break
-            assert isinstance(first, _Item)
-            group = [first]
-            weight = first.weight
-            # As in sqlite_writer: wait for company only when writes are
-            # concurrent, and never longer than half a COMMIT.
-            wait = min(self._max_wait, self._commit_cost / 2) if self._last_group > 1 else 0.0
-            deadline = time.monotonic() + wait
-            while weight < MAX_GROUP_WEIGHT:
-                try:
-                    nxt = self._queue.get_nowait()
-                except queue.Empty:
-                    remaining = deadline - time.monotonic()
-                    if remaining <= 0:
-                        break
-                    try:
-                        nxt = self._queue.get(timeout=remaining)
-                    except queue.Empty:
-                        break
-                if nxt is _STOP:
-                    stopping = True
-                    break
-                assert isinstance(nxt, _Item)
-                group.append(nxt)
-                weight += nxt.weight
-            self._last_group = len(group)
-            try:
-                self._commit_group(group)
-            except BaseException as exc:  # never leave a caller waiting forever
-                log.exception("the writer failed a group")
-                _fail(group, exc)
+    def _unavailable(self, exc: BaseException) -> bool:
+        return is_connection_error(exc)
 
     def _commit_group(self, group: list[_Item]) -> None:
         pending = list(group)
@@ -214,7 +127,7 @@ class Writer:
                 if state in _TRANSIENT and transient < _MAX_TRANSIENT_RETRIES:
                     transient += 1
                     continue
-                _fail([failed.item], failed.cause)
+                self._fail([failed.item], failed.cause)
                 pending.remove(failed.item)
                 continue
             except _ConnectionLost as lost:
@@ -222,17 +135,17 @@ class Writer:
                 committed = self._committed_after_loss(lost, started)
                 if committed:
                     log.warning("connection lost during COMMIT, which went through")
-                    _resolve(lost.outcomes)
+                    resolve(lost.outcomes)
                     return
                 if committed is None or time.monotonic() - started > self._retry_seconds:
                     log.error("database unavailable; failing %d writes", len(pending))
-                    _fail(pending, ServiceUnavailable(f"database unavailable: {lost}"))
+                    self._fail(pending, ServiceUnavailable(f"database unavailable: {lost}"))
                     return
                 log.warning("database connection lost (%s); retrying", lost)
                 time.sleep(delay)
                 delay = min(delay * 2, 1.0)
                 continue
-            _resolve(outcomes)
+            resolve(outcomes)
             return
 
     def _connection(self) -> Conn:
@@ -284,7 +197,7 @@ class Writer:
                 _rollback(conn)
                 raise _JobFailed(pending[0], exc) from exc
             raise _ConnectionLost(exc, in_commit=True, xid=xid, outcomes=outcomes) from exc
-        self._commit_cost += (time.perf_counter() - began - self._commit_cost) / 8
+        self._commit_took(time.perf_counter() - began)
         return outcomes
 
     def _committed_after_loss(self, lost: _ConnectionLost, started: float) -> bool | None:
@@ -316,31 +229,3 @@ def _rollback(conn: Conn) -> None:
         conn.rollback()
     except psycopg.Error:
         log.warning("ROLLBACK failed", exc_info=True)
-
-
-def _resolve(outcomes: list[tuple[_Item, Any]]) -> None:
-    for item, result in outcomes:
-        # a caller may cancel its future at any moment (client gone): never let
-        # that raise in the writer thread, which would stop every later write
-        with contextlib.suppress(InvalidStateError):
-            item.future.set_result(result)
-
-
-def _fail(group: list[_Item], exc: BaseException) -> None:
-    for item in group:
-        with contextlib.suppress(InvalidStateError):
-            item.future.set_exception(_reported(exc))
-
-
-def _reported(exc: BaseException) -> BaseException:
-    """What the caller of a failed job sees: domain errors as they are,
-    database trouble as 503, anything else as a 500 (the cause kept)."""
-    if isinstance(exc, BocageError):
-        return exc
-    if is_connection_error(exc):
-        err: BocageError = ServiceUnavailable(f"database unavailable: {exc}")
-    else:
-        log.error("write job failed", exc_info=exc)
-        err = BocageError(f"internal error during a write ({type(exc).__name__})")
-    err.__cause__ = exc
-    return err
