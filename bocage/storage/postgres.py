@@ -44,19 +44,18 @@ from psycopg import IsolationLevel
 from bocage.domain.entity import Entity, Instance
 from bocage.domain.errors import BocageError, NonexistentTenant, ServiceUnavailable
 from bocage.domain.query import EntityQuery, QueryPage
-from bocage.domain.temporal import History, HistoryRange, Series, parse_instance_id
-from bocage.history.frame import Frame
+from bocage.domain.temporal import HistoryRange, parse_instance_id
 from bocage.history.retention import Policy
 from bocage.history.rollup import DayTotals
 from bocage.storage import postgres_history as ph
 from bocage.storage import rollup_sql
 from bocage.storage.base import AttributeInfo, Mutation, MutationResult, TypeInfo
+from bocage.storage.discovery import attribute_infos, type_infos
 from bocage.storage.exact import Check, exact_checks
 from bocage.storage.factory import mask_password
 from bocage.storage.history_base import HistorySize
-from bocage.storage.history_chunks import columns_of, records_of
-from bocage.storage.history_frames import frames_of
 from bocage.storage.history_rows import StoredRows, tail_row
+from bocage.storage.history_views import HistoryViews
 from bocage.storage.postgres_apply import Interner, apply_mutations, flush_stats, use_tenant
 from bocage.storage.postgres_query import (
     Driven,
@@ -102,7 +101,7 @@ def connection_url(url: str) -> str:
     return re.sub(r"^postgres(ql)?\+[A-Za-z0-9_]+://", "postgresql://", url)
 
 
-class PostgresStore:
+class PostgresStore(HistoryViews):
     """A :class:`bocage.storage.base.Store` in a PostgreSQL database.
 
     ``queue_size`` bounds the writes waiting for the writer; ``pool_size`` the
@@ -319,31 +318,10 @@ class PostgresStore:
         return self._read(read)
 
     def types(self, tenant: str) -> list[TypeInfo]:
-        rows = self._stats(tenant, ("T", "TA"))
-        counts: dict[str, int] = {}
-        attributes: dict[str, dict[str, set[str]]] = {}
-        for kind, type_, name, attr_type, n in rows:
-            if kind == "T":
-                counts[type_] = n
-            else:
-                attributes.setdefault(type_, {}).setdefault(name, set()).add(attr_type)
-        return [TypeInfo(t, counts[t], attributes.get(t, {})) for t in sorted(counts)]
+        return type_infos(self._stats(tenant, ("T", "TA")))
 
     def attributes(self, tenant: str) -> list[AttributeInfo]:
-        rows = self._stats(tenant, ("A", "TA"))
-        counts: dict[str, int] = {}
-        attr_types: dict[str, set[str]] = {}
-        type_names: dict[str, set[str]] = {}
-        for kind, type_, name, attr_type, n in rows:
-            if kind == "A":
-                counts[name] = n
-            else:
-                attr_types.setdefault(name, set()).add(attr_type)
-                type_names.setdefault(name, set()).add(type_)
-        return [
-            AttributeInfo(a, counts[a], attr_types.get(a, set()), type_names.get(a, set()))
-            for a in sorted(counts)
-        ]
+        return attribute_infos(self._stats(tenant, ("A", "TA")))
 
     def _stats(self, tenant: str, kinds: tuple[str, ...]) -> list[tuple[str, str, str, str, int]]:
         def read(conn: Conn) -> list[tuple[str, str, str, str, int]]:
@@ -370,18 +348,6 @@ class PostgresStore:
         return self._read(read)
 
     # ----------------------------------------------------------------- history
-
-    def history(self, tenant: str, entity_id: str, window: HistoryRange) -> History:
-        rows = self._history_rows(tenant, entity_id, window)
-        return {} if rows is None else records_of(rows, window)
-
-    def history_frames(self, tenant: str, entity_id: str, window: HistoryRange) -> list[Frame]:
-        rows = self._history_rows(tenant, entity_id, window)
-        return [] if rows is None else frames_of(rows, window)
-
-    def history_columns(self, tenant: str, entity_id: str, window: HistoryRange) -> list[Series]:
-        rows = self._history_rows(tenant, entity_id, window)
-        return [] if rows is None else columns_of(rows, window)
 
     def rollups(
         self, tenant: str, entity_type: str, attr: str, scopes: Sequence[str] | None,

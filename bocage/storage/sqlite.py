@@ -30,17 +30,16 @@ import orjson
 from bocage.domain.entity import Entity, Instance
 from bocage.domain.errors import NonexistentTenant, ServiceUnavailable
 from bocage.domain.query import EntityQuery, QueryPage
-from bocage.domain.temporal import History, HistoryRange, Series, parse_instance_id
-from bocage.history.frame import Frame
+from bocage.domain.temporal import HistoryRange, parse_instance_id
 from bocage.history.retention import Policy
 from bocage.history.rollup import DayTotals
 from bocage.storage import rollup_sql
 from bocage.storage.base import AttributeInfo, Mutation, MutationResult, TypeInfo
+from bocage.storage.discovery import StatsRow, attribute_infos, type_infos
 from bocage.storage.exact import Check, exact_checks
 from bocage.storage.history_base import HistorySize
-from bocage.storage.history_chunks import columns_of, records_of
-from bocage.storage.history_frames import frames_of
 from bocage.storage.history_rows import StoredRows, tail_row
+from bocage.storage.history_views import HistoryViews
 from bocage.storage.retention_job import Dialect, policy_row, row_policy
 from bocage.storage.retention_job import step as retention_step
 from bocage.storage.sqlite_apply import Interner, apply_mutations, flush_stats
@@ -72,7 +71,7 @@ from bocage.storage.sqlite_writer import Writer, is_unavailable
 from bocage.storage.stats import StorageStats
 
 
-class SQLiteStore:
+class SQLiteStore(HistoryViews):
     """A :class:`bocage.storage.base.Store` and
     :class:`bocage.storage.history_base.HistoryStore` in one SQLite file.
 
@@ -199,59 +198,25 @@ class SQLiteStore:
             return _filtered_page(conn, query, selection.sql, selection.params, checks)
 
     def types(self, tenant: str) -> list[TypeInfo]:
-        with self._reading() as conn:
-            rows = conn.execute(
-                "SELECT kind, type, name, attr_type, n FROM stats"
-                " WHERE tid = ? AND kind IN ('T', 'TA')",
-                (self._tenant_id(conn, tenant),),
-            ).fetchall()
-        counts: dict[str, int] = {}
-        attributes: dict[str, dict[str, set[str]]] = {}
-        for kind, type_, name, attr_type, n in rows:
-            if kind == "T":
-                counts[type_] = n
-            else:
-                attributes.setdefault(type_, {}).setdefault(name, set()).add(attr_type)
-        return [TypeInfo(t, counts[t], attributes.get(t, {})) for t in sorted(counts)]
+        return type_infos(self._stats(tenant, "T"))
 
     def attributes(self, tenant: str) -> list[AttributeInfo]:
+        return attribute_infos(self._stats(tenant, "A"))
+
+    def _stats(self, tenant: str, kind: str) -> list[StatsRow]:
+        """The ``kind`` counters of a tenant and the type x attribute ones."""
         with self._reading() as conn:
-            rows = conn.execute(
+            return conn.execute(
                 "SELECT kind, type, name, attr_type, n FROM stats"
-                " WHERE tid = ? AND kind IN ('A', 'TA')",
-                (self._tenant_id(conn, tenant),),
+                " WHERE tid = ? AND kind IN (?, 'TA')",
+                (self._tenant_id(conn, tenant), kind),
             ).fetchall()
-        counts: dict[str, int] = {}
-        attr_types: dict[str, set[str]] = {}
-        type_names: dict[str, set[str]] = {}
-        for kind, type_, name, attr_type, n in rows:
-            if kind == "A":
-                counts[name] = n
-            else:
-                attr_types.setdefault(name, set()).add(attr_type)
-                type_names.setdefault(name, set()).add(type_)
-        return [
-            AttributeInfo(a, counts[a], attr_types.get(a, set()), type_names.get(a, set()))
-            for a in sorted(counts)
-        ]
 
     def tenants(self) -> list[str]:
         with self._reading() as conn:
             return [name for (name,) in conn.execute("SELECT name FROM tenants ORDER BY name")]
 
     # ----------------------------------------------------------------- history
-
-    def history(self, tenant: str, entity_id: str, window: HistoryRange) -> History:
-        rows = self._history_rows(tenant, entity_id, window)
-        return {} if rows is None else records_of(rows, window)
-
-    def history_frames(self, tenant: str, entity_id: str, window: HistoryRange) -> list[Frame]:
-        rows = self._history_rows(tenant, entity_id, window)
-        return [] if rows is None else frames_of(rows, window)
-
-    def history_columns(self, tenant: str, entity_id: str, window: HistoryRange) -> list[Series]:
-        rows = self._history_rows(tenant, entity_id, window)
-        return [] if rows is None else columns_of(rows, window)
 
     def rollups(
         self, tenant: str, entity_type: str, attr: str, scopes: Sequence[str] | None,
